@@ -1,0 +1,283 @@
+"""Shared machinery of the simulated QDevices: clock, refusals, lazy idle noise, measurement.
+
+Timing follows QNodeOS's tick-based QDevice: an instruction starts on the first tick boundary at or
+after the device clock and ends ``duration`` later (the capabilities' nominal duration), so even a
+5 ns pulse occupies one tick. Refused instructions (``UNSUPPORTED`` / ``INVALID_QUBIT``) leave the
+clock and the state untouched.
+
+Idle decoherence is lazy: each qubit remembers when it was last brought up to date and, whenever it
+is touched (or read with :meth:`MockDevice.density_matrix`), receives one T1/T2 channel for the time
+since. A ``Wait`` therefore only advances the clock. One-qubit gates apply their depolarising noise
+fused with the unitary as one superoperator (one pass over the register).
+
+Randomness: measurements and readout errors draw from the device's own generator (seeded from
+``seed`` and the node name), never from the shared engine, so two devices in two threads reproduce.
+"""
+from __future__ import annotations
+
+import abc
+import math
+import threading
+import zlib
+from typing import Any, Callable, ClassVar, Sequence
+
+import numpy as np
+
+from qnodeos.hal.capabilities import Capabilities, NativeOperation
+from qnodeos.hal.device import QDevice
+from qnodeos.hal.errors import ConfigError, InvalidQubit, UnsupportedInstruction
+from qnodeos.hal.instructions import (
+    INSTRUCTION_NAMES,
+    Axis,
+    ControlledRotate,
+    EntangleAttempt,
+    Init,
+    Measure,
+    MolmerSorensen,
+    PhysicalInstruction,
+    Rotate,
+    Wait,
+)
+from qnodeos.hal.responses import Response, Status
+
+from . import channels
+from .config import _DeviceConfig
+from .heralding import HeraldingStation, LinkParams
+from .state_space import SharedStateSpace
+
+_ROTATIONS: dict[Axis, Callable[[float], np.ndarray]] = {Axis.X: channels.rx, Axis.Y: channels.ry, Axis.Z: channels.rz}
+_XX = np.kron(channels.X, channels.X)
+
+
+def rotation(axis: Axis, angle: float) -> np.ndarray:
+    """R_axis(angle) = exp(-i angle/2 sigma_axis)."""
+    return _ROTATIONS[axis](angle)
+
+
+def controlled_rotation(axis: Axis, angle: float) -> np.ndarray:
+    """The NV conditional rotation |0><0| (x) R(angle) + |1><1| (x) R(-angle), control first."""
+    u = np.zeros((4, 4), dtype=np.complex128)
+    u[:2, :2] = rotation(axis, angle)
+    u[2:, 2:] = rotation(axis, -angle)
+    return u
+
+
+def molmer_sorensen(angle: float) -> np.ndarray:
+    """exp(-i angle/2 X(x)X)."""
+    return math.cos(angle / 2) * np.eye(4, dtype=np.complex128) - 1j * math.sin(angle / 2) * _XX
+
+
+def device_rng(seed: int | None, node: str) -> np.random.Generator:
+    """The device's generator: ``seed`` mixed with the node name, so two nodes given the same seed
+    still draw independent streams (None = fresh entropy)."""
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed={seed!r} must be a non-negative integer or None")
+    return np.random.default_rng([seed, zlib.crc32(node.encode())])
+
+
+class MockDevice(QDevice):
+    """A simulated QDevice on a :class:`SharedStateSpace`; subclasses declare the hardware."""
+
+    CONFIG_CLASS: ClassVar[type[_DeviceConfig]]
+    simulated = True  # the OS idles this device with Wait instead of sleeping
+
+    def __init__(self, config: _DeviceConfig, *, node: str = "node", seed: int | None = None,
+                 state_space: SharedStateSpace | None = None) -> None:
+        if not isinstance(config, self.CONFIG_CLASS):
+            raise ConfigError(f"{type(self).__name__} needs a {self.CONFIG_CLASS.__name__}, got {type(config).__name__}")
+        if not isinstance(node, str) or not node:
+            raise ConfigError(f"node={node!r} must be a non-empty string")
+        self.config = config
+        self.node = node
+        self._rng = device_rng(seed, node)
+        self._space = state_space if state_space is not None else SharedStateSpace(seed)
+        self._caps = self._build_capabilities()
+        self._lock = threading.RLock()
+        self._now = 0
+        self._links: dict[str, HeraldingStation] = {}
+        self._handles = [self._space.add_qubit() for _ in self._caps.qubits]
+        self._last = [0] * len(self._handles)
+        self._coherence = [(q.t1_ns, q.t2_ns) for q in self._caps.qubits]
+        self._handlers: dict[type, Callable[[Any, NativeOperation | None], Response]] = {
+            Init: self._init, Rotate: self._rotate, ControlledRotate: self._two_qubit,
+            MolmerSorensen: self._two_qubit, Measure: self._measure, EntangleAttempt: self._entangle,
+            Wait: self._wait,
+        }
+
+    @classmethod
+    def from_config(cls, node: str = "node", seed: int | None = None, config_file: str | None = None,
+                    preset: str = "realistic", state_space: SharedStateSpace | None = None,
+                    **overrides: Any) -> "MockDevice":
+        """The registry's factory: defaults -> ``preset`` -> ``config_file`` -> ``overrides``."""
+        config = cls.CONFIG_CLASS.load(preset=preset, config_file=config_file, **overrides)
+        return cls(config, node=node, seed=seed, state_space=state_space)
+
+    # -- what subclasses provide -------------------------------------------------------------------
+    @abc.abstractmethod
+    def _build_capabilities(self) -> Capabilities:
+        """The device description built from ``self.config``."""
+
+    @abc.abstractmethod
+    def link_params(self) -> LinkParams:
+        """The heralded-link physics this device's config implies."""
+
+    def _on_attempts(self, attempts: int) -> None:
+        """Hook: side effects of ``attempts`` entanglement attempts on the other qubits."""
+
+    # -- QDevice -----------------------------------------------------------------------------------
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._caps
+
+    @property
+    def now_ns(self) -> int:
+        return self._now
+
+    @property
+    def state_space(self) -> SharedStateSpace:
+        return self._space
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        """Node names this device has a heralding link to."""
+        return tuple(self._links)
+
+    def state_handle(self, qubit: int) -> int:
+        """The state-space handle of ``qubit`` (to read joint states of qubits on several nodes
+        with ``state_space.density_matrix``; call :meth:`density_matrix` first on each node so
+        their idle noise is up to date)."""
+        if not (isinstance(qubit, int) and 0 <= qubit < len(self._handles)):
+            raise InvalidQubit(f"{self._caps.name}: no qubit {qubit!r} (device has {len(self._handles)})")
+        return self._handles[qubit]
+
+    def attach_link(self, peer: str, station: HeraldingStation) -> None:
+        """Called by :class:`HeraldingStation`: route attempts with ``peer`` to ``station``."""
+        with self._lock:
+            if self._links.get(peer, station) is not station:
+                raise ConfigError(f"node {self.node!r} already has a heralding link to {peer!r}")
+            self._links[peer] = station
+
+    def execute(self, instruction: PhysicalInstruction) -> Response:
+        with self._lock:
+            if type(instruction) not in INSTRUCTION_NAMES:
+                return self._refuse(instruction, Status.UNSUPPORTED,
+                                    f"{instruction!r} is not a physical instruction of HAL {self._caps.hal_version}")
+            try:
+                op = self._caps.check(instruction)
+            except InvalidQubit as exc:
+                return self._refuse(instruction, Status.INVALID_QUBIT, str(exc))
+            except UnsupportedInstruction as exc:
+                return self._refuse(instruction, Status.UNSUPPORTED, str(exc))
+            angle = getattr(instruction, "angle", 0.0)
+            if not math.isfinite(angle):
+                return self._refuse(instruction, Status.UNSUPPORTED, f"{self._caps.name}: angle {angle!r} is not finite")
+            return self._handlers[type(instruction)](instruction, op)
+
+    def reset(self) -> None:
+        with self._lock:
+            for i, h in enumerate(self._handles):
+                self._space.reset(h)
+                self._last[i] = self._now
+
+    def density_matrix(self, qubits: Sequence[int]) -> np.ndarray:
+        """Reduced state of ``qubits`` at the current clock (mock-only API, for tests and the SDK's
+        ``get_qubit_state``); first listed = most significant."""
+        with self._lock:
+            qs = list(qubits)
+            for q in qs:
+                if not (isinstance(q, int) and 0 <= q < len(self._handles)):
+                    raise InvalidQubit(f"{self._caps.name}: no qubit {q!r} (device has {len(self._handles)})")
+            for q in qs:
+                self._touch(q, self._now)
+            return self._space.density_matrix([self._handles[q] for q in qs])
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _refuse(self, instr: Any, status: Status, why: str) -> Response:
+        message = why if repr(instr) in why else f"{why} [{instr!r}]"
+        return Response(instr, status, self._now, self._now, message=message)
+
+    def _next_tick(self) -> int:
+        tick = self._caps.tick_ns
+        return -(-self._now // tick) * tick
+
+    def _occupy(self, duration_ns: int) -> tuple[int, int]:
+        start = self._next_tick()
+        self._now = start + duration_ns
+        return start, self._now
+
+    def _touch(self, q: int, t: int) -> None:
+        """Bring qubit ``q``'s idle decoherence up to time ``t``."""
+        dt = t - self._last[q]
+        if dt > 0:
+            t1, t2 = self._coherence[q]
+            if not (math.isinf(t1) and math.isinf(t2)):
+                self._space.idle(self._handles[q], dt, t1, t2)
+        self._last[q] = max(self._last[q], t)
+
+    # -- instruction handlers ----------------------------------------------------------------------
+    def _init(self, instr: Init, op: NativeOperation | None) -> Response:
+        assert op is not None
+        start, end = self._occupy(op.duration_ns)
+        h = self._handles[instr.qubit]
+        self._space.reset(h)
+        if op.error > 0:
+            self._space.depolarize_1q(h, op.error)
+        self._last[instr.qubit] = end
+        return Response(instr, Status.OK, start, end)
+
+    def _rotate(self, instr: Rotate, op: NativeOperation | None) -> Response:
+        assert op is not None
+        start, end = self._occupy(op.duration_ns)
+        self._touch(instr.qubit, start)
+        superop = channels.noisy_gate_superop(rotation(instr.axis, instr.angle), depolarize=op.error)
+        self._space.apply_superop_1q(self._handles[instr.qubit], superop)
+        self._last[instr.qubit] = end
+        return Response(instr, Status.OK, start, end)
+
+    def _two_qubit(self, instr: ControlledRotate | MolmerSorensen, op: NativeOperation | None) -> Response:
+        assert op is not None
+        if isinstance(instr, ControlledRotate):
+            q0, q1, u = instr.control, instr.target, controlled_rotation(instr.axis, instr.angle)
+        else:
+            (q0, q1), u = instr.qubits, molmer_sorensen(instr.angle)
+        start, end = self._occupy(op.duration_ns)
+        self._touch(q0, start)
+        self._touch(q1, start)
+        self._space.apply_unitary_2q(self._handles[q0], self._handles[q1], u, op.error)
+        self._last[q0] = self._last[q1] = end
+        return Response(instr, Status.OK, start, end)
+
+    def _measure(self, instr: Measure, op: NativeOperation | None) -> Response:
+        assert op is not None
+        start, end = self._occupy(op.duration_ns)
+        q = instr.qubit
+        self._touch(q, start)
+        u, v = self._rng.random(2)  # always two draws: the outcome stream is independent of readout errors
+        true = self._space.measure(self._handles[q], float(u))
+        reported = true ^ int(v < self._caps.qubits[q].readout_error[true])
+        self._last[q] = end
+        return Response(instr, Status.MEASURED, start, end, outcome=reported)
+
+    def _wait(self, instr: Wait, op: NativeOperation | None) -> Response:
+        start, end = self._occupy(instr.duration_ns)
+        return Response(instr, Status.OK, start, end)
+
+    def _entangle(self, instr: EntangleAttempt, op: NativeOperation | None) -> Response:
+        station = self._links.get(instr.peer)
+        if station is None:
+            known = ", ".join(repr(p) for p in self._links) or "none"
+            return self._refuse(instr, Status.UNSUPPORTED,
+                                f"{self._caps.name} node {self.node!r}: no heralding link to peer {instr.peer!r} "
+                                f"(linked peers: {known})")
+        q = instr.qubit
+        h = self._handles[q]
+        self._space.reset(h)  # each attempt starts by re-initialising the communication qubit
+        result = station.attempt(self, instr, h, self._next_tick())
+        self._now = max(self._now, result.end_ns)
+        self._last[q] = self._now
+        if result.attempts:
+            self._on_attempts(result.attempts)
+        return Response(instr, result.status, result.start_ns, result.end_ns, attempts=result.attempts,
+                        pair_id=result.pair_id, bell_state=result.bell_state, message=result.message)

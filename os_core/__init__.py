@@ -1,0 +1,28 @@
+"""qnodeos: an operating system for quantum network nodes.
+
+The OS core (this package) runs NetQASM programs of many processes on one QDevice; ``qnodeos.hal`` is
+the device contract and driver registry; ``qnodeos.drivers`` holds the built-in drivers.
+"""
+__version__ = "0.1.0"
+
+from .errors import (  # noqa: E402
+    DeadlockError,
+    ExecutionError,
+    OutOfQubits,
+    PlatformError,
+    ProgramError,
+    QNodeOSError,
+    QubitAccessError,
+)
+
+
+def __getattr__(name: str):  # lazy: `import qnodeos` stays cheap for drivers and plugins
+    if name in ("Node", "ProgramResult"):
+        from . import node
+
+        return getattr(node, name)
+    raise AttributeError(name)
+
+
+__all__ = ["Node", "ProgramResult", "QNodeOSError", "ProgramError", "PlatformError", "QubitAccessError",
+           "OutOfQubits", "ExecutionError", "DeadlockError", "__version__"]

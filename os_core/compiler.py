@@ -1,0 +1,84 @@
+"""Compile a netqasm ``Subroutine`` into a list of fast operations for the executor.
+
+Each NetQASM instruction becomes an ``Op``: a kind tag, pre-resolved operands (register slots, array
+addresses, immediates, angle parts) and the original instruction (for traces and error messages).
+Compilation also refuses instructions qnodeos does not know, so a malformed program fails before any
+of it runs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from netqasm.lang.instr import NetQASMInstruction
+from netqasm.lang.operand import Address, ArrayEntry, ArraySlice, Immediate, Register, Template
+from netqasm.lang.subroutine import Subroutine
+
+from .errors import ProgramError
+from .process import register_slot
+
+CLASSICAL = {"set", "store", "load", "undef", "lea", "array", "jmp", "bez", "bnz", "beq", "bne", "blt",
+             "bge", "add", "sub", "addm", "subm", "mul", "div", "rem", "ret_reg", "ret_arr", "breakpoint"}
+FIXED_GATES = {"x", "y", "z", "h", "s", "k", "t"}
+ROTATIONS = {"rot_x", "rot_y", "rot_z"}
+TWO_QUBIT = {"cnot", "cphase", "mov", "swp"}
+CONTROLLED_ROTATIONS = {"crot_x", "crot_y"}
+ALL_QUBIT = {"init_all", "meas_all", "rot_x_all", "rot_y_all", "rot_z_all", "bichromatic"}
+QUANTUM = ({"qalloc", "init", "meas", "qfree", "create_epr", "recv_epr", "wait_all", "wait_any",
+            "wait_single"} | FIXED_GATES | ROTATIONS | TWO_QUBIT | CONTROLLED_ROTATIONS | ALL_QUBIT)
+KNOWN = CLASSICAL | QUANTUM
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    kind: str
+    args: tuple
+    instr: NetQASMInstruction
+
+
+@dataclass(frozen=True)
+class CompiledSubroutine:
+    ops: tuple[Op, ...]
+    source: Subroutine
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+
+def _operand(value: Any) -> Any:
+    """Register -> ('r', slot); immediate -> ('i', int); address -> int; entry/slice -> tuples."""
+    if isinstance(value, Register):
+        return ("r", register_slot(value.name, value.index))
+    if isinstance(value, Immediate):
+        return ("i", value.value)
+    if isinstance(value, int):
+        return ("i", value)
+    if isinstance(value, Address):
+        return value.address
+    if isinstance(value, ArrayEntry):
+        return (value.address.address, _operand(value.index))
+    if isinstance(value, ArraySlice):
+        return (value.address.address, _operand(value.start), _operand(value.stop))
+    if isinstance(value, Template):
+        raise ProgramError(f"subroutine still has an unfilled template argument {{{value.name}}}")
+    raise ProgramError(f"unsupported operand {value!r}")
+
+
+def compile_subroutine(sub: Subroutine) -> CompiledSubroutine:
+    """Resolve operands once; raise :class:`ProgramError` naming the first unknown instruction."""
+    ops = []
+    n = len(sub.instructions)
+    for line, instr in enumerate(sub.instructions):
+        kind = getattr(instr, "mnemonic", None)
+        if kind not in KNOWN:
+            raise ProgramError(f"line {line}: instruction {kind or type(instr).__name__!r} is not supported by qnodeos")
+        try:
+            args = tuple(_operand(op) for op in instr.operands)
+        except ProgramError as exc:
+            raise ProgramError(f"line {line} ({instr}): {exc}") from None
+        if kind in ("jmp", "bez", "bnz", "beq", "bne", "blt", "bge"):
+            target = args[-1][1]
+            if not 0 <= target <= n:
+                raise ProgramError(f"line {line} ({instr}): branch target {target} is outside the subroutine (0..{n})")
+        ops.append(Op(kind, args, instr))
+    return CompiledSubroutine(tuple(ops), sub)

@@ -1,0 +1,1 @@
+"""Demonstrations run by `qnodeos demo` (and the README's main command)."""

@@ -1,0 +1,414 @@
+"""The NetQASM executor: runs one process's subroutine on the device until it ends or must wait.
+
+Classical instructions run here, on the process's own registers and arrays. Quantum instructions go
+through the quantum memory manager (virtual → physical qubit, refusing anything the process does not
+own) and the translator (NetQASM gate → native physical instructions), then to the device one physical
+instruction at a time. Every NetQASM instruction leaves one trace record.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+from netqasm.lang.instr import NetQASMInstruction
+
+from qnodeos.hal import (Axis, ControlledRotate, Measure, MolmerSorensen, PhysicalInstruction, QDevice, Response,
+                         qubits_of)
+
+from .compiler import FIXED_GATES, CompiledSubroutine, Op
+from .errors import ExecutionError, OutOfQubits, PlatformError, QNodeOSError
+from .memory import QuantumMemory
+from .process import Process, SubroutineResult, register_label
+from .trace import Trace
+from .translation import Translator
+
+BLOCKED = -1
+_AXES = {"rot_x": Axis.X, "rot_y": Axis.Y, "rot_z": Axis.Z, "crot_x": Axis.X, "crot_y": Axis.Y,
+         "rot_x_all": Axis.X, "rot_y_all": Axis.Y, "rot_z_all": Axis.Z}
+_TWO_QUBIT_RULE = {"cnot": "cnot", "cphase": "cphase", "mov": "swap", "swp": "swap"}
+
+
+def _gate_matrix(mnemonic: str) -> Any:
+    """The unitary of a fixed vanilla gate, taken from netqasm's own definitions."""
+    from netqasm.lang.instr import vanilla
+    from netqasm.lang.operand import Register
+    from netqasm.lang.encoding import RegisterName
+
+    cls = {"x": vanilla.GateXInstruction, "y": vanilla.GateYInstruction, "z": vanilla.GateZInstruction,
+           "h": vanilla.GateHInstruction, "s": vanilla.GateSInstruction, "k": vanilla.GateKInstruction,
+           "t": vanilla.GateTInstruction}[mnemonic]
+    return cls(reg=Register(RegisterName.Q, 0)).to_matrix()
+
+
+class NetworkUnavailable:
+    """Stand-in network stack for a node without peers: entanglement requests fail clearly."""
+
+    def create_epr(self, executor: "Executor", proc: Process, op: Op, values: tuple) -> None:
+        raise ExecutionError("create_epr needs a network stack with a peer node; this node has none")
+
+    recv_epr = create_epr
+
+
+class Executor:
+    """Executes compiled subroutines for processes on one device."""
+
+    def __init__(self, device: QDevice, memory: QuantumMemory, trace: Trace, network: Any = None) -> None:
+        self.device = device
+        self.memory = memory
+        self.trace = trace
+        self.network = network or NetworkUnavailable()
+        self.translator = Translator(device.capabilities)
+        self._gates = {m: _gate_matrix(m) for m in FIXED_GATES}
+        self.busy_ns = 0
+        self.physical_count = 0
+        self._tick = device.capabilities.tick_ns
+        self._classical: dict[int, int] = {}  # physical qubit -> known basis state (after init/measure)
+        self._handlers: dict[str, Callable[[Process, Op, int], int]] = {
+            name[4:]: getattr(self, name) for name in dir(self) if name.startswith("_op_")
+        }
+        for m in FIXED_GATES:
+            self._handlers[m] = self._gate
+        for m in ("rot_x", "rot_y", "rot_z"):
+            self._handlers[m] = self._rotation
+        for m in ("cnot", "cphase", "mov", "swp"):
+            self._handlers[m] = self._two_qubit
+        for m in ("crot_x", "crot_y"):
+            self._handlers[m] = self._controlled_rotation
+        for m in ("rot_x_all", "rot_y_all", "rot_z_all"):
+            self._handlers[m] = self._rotation_all
+        for m in ("bez", "bnz", "beq", "bne", "blt", "bge"):
+            self._handlers[m] = self._branch
+
+    # ---- driving ------------------------------------------------------------------------------
+    def start(self, proc: Process, sub: CompiledSubroutine) -> None:
+        proc.current, proc.pc = sub, 0
+        proc.subroutine_index += 1
+        proc.results.append(SubroutineResult(index=proc.subroutine_index, start_ns=self.device.now_ns))
+
+    def run(self, proc: Process) -> bool:
+        """Run ``proc`` until its subroutine ends (True) or it blocks (False). Errors propagate,
+        wrapped in :class:`ExecutionError` naming process, line and instruction."""
+        sub = proc.current
+        ops = sub.ops
+        handlers = self._handlers
+        record = self.trace.record
+        dev = self.device
+        pc = proc.pc
+        n = len(ops)
+        while pc < n:
+            op = ops[pc]
+            t0 = dev.now_ns
+            try:
+                nxt = handlers[op.kind](proc, op, pc)
+            except QNodeOSError as exc:
+                raise type(exc)(self._where(proc, pc, op.instr) + str(exc)) from exc
+            except Exception as exc:  # a device or driver failure: still say where it happened
+                raise ExecutionError(self._where(proc, pc, op.instr) + f"{type(exc).__name__}: {exc}") from exc
+            if nxt == BLOCKED:
+                proc.pc = pc
+                return False
+            record(proc.pid, proc.subroutine_index, pc, op.instr, t0, dev.now_ns, self._last_physical)
+            self._last_physical = ()
+            pc = nxt
+        proc.pc = pc
+        proc.results[-1].end_ns = dev.now_ns
+        proc.current = None
+        return True
+
+    _last_physical: tuple = ()
+
+    @staticmethod
+    def _where(proc: Process, pc: int, instr: NetQASMInstruction) -> str:
+        return f"process {proc.pid} ({proc.name}), subroutine {proc.subroutine_index}, line {pc} `{instr}`: "
+
+    def execute_physical(self, seq: tuple[PhysicalInstruction, ...]) -> Response:
+        """Send physical instructions to the device; raise on refusal; return the last response."""
+        execute = self.device.execute
+        resp = None
+        classical = self._classical
+        tick = self._tick
+        if classical:  # any operation on a qubit makes its basis state unknown again
+            for instr in seq:
+                for q in qubits_of(instr):
+                    classical.pop(q, None)
+        for instr in seq:
+            resp = execute(instr)
+            if not resp.ok:
+                resp.raise_for_status()
+            # Busy time in whole device ticks: an instruction occupies every tick it touches.
+            self.busy_ns += -(-(resp.end_ns - resp.start_ns) // tick) * tick or tick
+        self.physical_count += len(seq)
+        self._last_physical = self._last_physical + seq
+        return resp  # type: ignore[return-value]
+
+    # ---- operand helpers ----------------------------------------------------------------------
+    @staticmethod
+    def _value(proc: Process, operand: tuple) -> int:
+        if operand[0] == "i":
+            return operand[1]
+        value = proc.regs[operand[1]]
+        if value is None:
+            raise ExecutionError(f"register {register_label(operand[1])} is undefined")
+        return value
+
+    def _qubit(self, proc: Process, operand: tuple) -> int:
+        return self.memory.physical(proc.pid, self._value(proc, operand))
+
+    @staticmethod
+    def _array(proc: Process, address: int) -> list:
+        try:
+            return proc.arrays[address]
+        except KeyError:
+            raise ExecutionError(f"array @{address} does not exist") from None
+
+    def _entry(self, proc: Process, entry: tuple) -> tuple[list, int]:
+        arr = self._array(proc, entry[0])
+        index = self._value(proc, entry[1])
+        if not 0 <= index < len(arr):
+            raise ExecutionError(f"index {index} is outside array @{entry[0]} of length {len(arr)}")
+        return arr, index
+
+    def _slice(self, proc: Process, sl: tuple) -> list:
+        arr = self._array(proc, sl[0])
+        start, stop = self._value(proc, sl[1]), self._value(proc, sl[2])
+        if not 0 <= start <= stop <= len(arr):
+            raise ExecutionError(f"slice [{start}:{stop}] is outside array @{sl[0]} of length {len(arr)}")
+        return arr[start:stop]
+
+    @staticmethod
+    def _angle(proc: Process, num: tuple, denom: tuple) -> float:
+        n = num[1] if num[0] == "i" else Executor._value(proc, num)
+        d = denom[1] if denom[0] == "i" else Executor._value(proc, denom)
+        return n * math.pi / (1 << d)
+
+    # ---- classical ----------------------------------------------------------------------------
+    def _op_set(self, proc: Process, op: Op, pc: int) -> int:
+        proc.regs[op.args[0][1]] = op.args[1][1]
+        return pc + 1
+
+    def _op_store(self, proc: Process, op: Op, pc: int) -> int:
+        arr, i = self._entry(proc, op.args[1])
+        arr[i] = self._value(proc, op.args[0])
+        return pc + 1
+
+    def _op_load(self, proc: Process, op: Op, pc: int) -> int:
+        arr, i = self._entry(proc, op.args[1])
+        if arr[i] is None:
+            raise ExecutionError(f"array entry @{op.args[1][0]}[{i}] is undefined")
+        proc.regs[op.args[0][1]] = arr[i]
+        return pc + 1
+
+    def _op_undef(self, proc: Process, op: Op, pc: int) -> int:
+        arr, i = self._entry(proc, op.args[0])
+        arr[i] = None
+        return pc + 1
+
+    def _op_lea(self, proc: Process, op: Op, pc: int) -> int:
+        proc.regs[op.args[0][1]] = op.args[1]
+        return pc + 1
+
+    def _op_array(self, proc: Process, op: Op, pc: int) -> int:
+        length = self._value(proc, op.args[0])
+        if not 0 <= length <= 1 << 20:
+            raise ExecutionError(f"array length {length} is out of range")
+        proc.arrays[op.args[1]] = [None] * length
+        return pc + 1
+
+    def _op_jmp(self, proc: Process, op: Op, pc: int) -> int:
+        return op.args[0][1]
+
+    def _branch(self, proc: Process, op: Op, pc: int) -> int:
+        kind, args = op.kind, op.args
+        a = self._value(proc, args[0])
+        if kind == "bez":
+            taken = a == 0
+        elif kind == "bnz":
+            taken = a != 0
+        else:
+            b = self._value(proc, args[1])
+            taken = {"beq": a == b, "bne": a != b, "blt": a < b, "bge": a >= b}[kind]
+        return args[-1][1] if taken else pc + 1
+
+    def _arith(self, proc: Process, op: Op, pc: int) -> int:
+        args = op.args
+        a, b = self._value(proc, args[1]), self._value(proc, args[2])
+        kind = op.kind
+        if kind in ("addm", "subm"):
+            mod = self._value(proc, args[3])
+            if mod < 1:
+                raise ExecutionError(f"modulus must be >= 1, got {mod}")
+            value = (a + b) % mod if kind == "addm" else (a - b) % mod
+        elif kind in ("div", "rem") and b == 0:
+            raise ExecutionError(f"{kind} by zero")
+        else:
+            value = {"add": a + b, "sub": a - b}.get(kind)
+            if value is None:
+                value = a * b if kind == "mul" else (a // b if kind == "div" else a % b)
+        proc.regs[args[0][1]] = value
+        return pc + 1
+
+    _op_add = _op_sub = _op_addm = _op_subm = _op_mul = _op_div = _op_rem = _arith
+
+    def _op_ret_reg(self, proc: Process, op: Op, pc: int) -> int:
+        proc.results[-1].registers[register_label(op.args[0][1])] = self._value(proc, op.args[0])
+        return pc + 1
+
+    def _op_ret_arr(self, proc: Process, op: Op, pc: int) -> int:
+        proc.results[-1].arrays[op.args[0]] = list(self._array(proc, op.args[0]))
+        return pc + 1
+
+    def _op_breakpoint(self, proc: Process, op: Op, pc: int) -> int:
+        return pc + 1
+
+    # ---- quantum ------------------------------------------------------------------------------
+    def _op_qalloc(self, proc: Process, op: Op, pc: int) -> int:
+        vid = self._value(proc, op.args[0])
+        if proc.max_qubits is not None and len(self.memory.qubits_of(proc.pid)) >= proc.max_qubits:
+            raise ExecutionError(f"process may hold at most {proc.max_qubits} qubits")
+        try:
+            self.memory.allocate(proc.pid, vid)
+        except OutOfQubits:
+            if not self.memory.held_by_others(proc.pid, vid):
+                raise  # nobody else can free one: waiting would never end
+            # Another process holds the qubits; wait for one to be freed (retried on wake-up).
+            return self._wait(proc, lambda: self.memory.can_allocate(vid), f"a free qubit for virtual id {vid}", pc,
+                              retry=True)
+        return pc + 1
+
+    def _op_qfree(self, proc: Process, op: Op, pc: int) -> int:
+        self.memory.free(proc.pid, self._value(proc, op.args[0]))
+        return pc + 1
+
+    def _op_init(self, proc: Process, op: Op, pc: int) -> int:
+        q = self._qubit(proc, op.args[0])
+        self.execute_physical(self.translator.init(q))
+        self._classical[q] = 0
+        return pc + 1
+
+    def _gate(self, proc: Process, op: Op, pc: int) -> int:
+        q = self._qubit(proc, op.args[0])
+        self.execute_physical(self.translator.gate(op.kind, self._gates[op.kind], q))
+        return pc + 1
+
+    def _rotation(self, proc: Process, op: Op, pc: int) -> int:
+        q = self._qubit(proc, op.args[0])
+        angle = self._angle(proc, op.args[1], op.args[2])
+        self.execute_physical(self.translator.rotate(_AXES[op.kind], angle, q))
+        return pc + 1
+
+    def _two_qubit(self, proc: Process, op: Op, pc: int) -> int:
+        q0, q1 = self._qubit(proc, op.args[0]), self._qubit(proc, op.args[1])
+        if q0 == q1:
+            raise ExecutionError("a two-qubit gate needs two different qubits")
+        self.execute_physical(self.translator.two_qubit(_TWO_QUBIT_RULE[op.kind], q0, q1))
+        return pc + 1
+
+    def _controlled_rotation(self, proc: Process, op: Op, pc: int) -> int:
+        q0, q1 = self._qubit(proc, op.args[0]), self._qubit(proc, op.args[1])
+        angle = self._angle(proc, op.args[2], op.args[3])
+        instr = ControlledRotate(q0, q1, _AXES[op.kind], angle)
+        if self.device.capabilities.supports(instr):
+            self.execute_physical((instr,))
+        else:  # exp(-i angle/2 Z(x)A) on another entangler
+            seq = self.translator.pauli_rotation("z", _AXES[op.kind].value, angle, q0, q1)
+            self.execute_physical(seq)
+        return pc + 1
+
+    def _op_meas(self, proc: Process, op: Op, pc: int) -> int:
+        q = self._qubit(proc, op.args[0])
+        proc.regs[op.args[1][1]] = self._measure(q)
+        return pc + 1
+
+    def _measure(self, q: int) -> int:
+        if self.translator.can_measure(q):
+            outcome = int(self.execute_physical((Measure(q),)).outcome)  # type: ignore[arg-type]
+            self._classical[q] = outcome
+            return outcome
+        # Read through a measurable qubit: a free one, or one whose state is a known basis state
+        # (it was just measured or initialised), which is restored afterwards.
+        ancillas = self.translator.measure_ancillas()
+        ancilla = next((a for a in ancillas if self.memory.is_free(a)), None)
+        keep = None
+        if ancilla is None:
+            ancilla = next((a for a in ancillas if a in self._classical), None)
+            if ancilla is None:
+                raise PlatformError(f"qubit {q} is read through a measurable qubit, and all of those hold "
+                                    "quantum states in use")
+            keep = self._classical[ancilla]
+        outcome = int(self.execute_physical(self.translator.measure(q, ancilla)).outcome)  # type: ignore[arg-type]
+        if keep is not None and keep != outcome:
+            self.execute_physical(self.translator.gate("x", self._gates["x"], ancilla))
+        self._classical[ancilla] = outcome if keep is None else keep
+        self._classical[q] = outcome
+        return outcome
+
+    def _process_qubits(self, proc: Process) -> list[int]:
+        return [phys for _, phys in sorted(self.memory.qubits_of(proc.pid).items())]
+
+    def _op_init_all(self, proc: Process, op: Op, pc: int) -> int:
+        for q in self._process_qubits(proc):
+            self.execute_physical(self.translator.init(q))
+        return pc + 1
+
+    def _op_meas_all(self, proc: Process, op: Op, pc: int) -> int:
+        outcomes = [self._measure(q) for q in self._process_qubits(proc)]
+        arr = self._array(proc, op.args[1])
+        if len(arr) < len(outcomes):
+            raise ExecutionError(f"array @{op.args[1]} holds {len(arr)} entries, need {len(outcomes)}")
+        arr[: len(outcomes)] = outcomes
+        return pc + 1
+
+    def _rotation_all(self, proc: Process, op: Op, pc: int) -> int:
+        angle = self._angle(proc, op.args[0], op.args[1])
+        for q in self._process_qubits(proc):
+            self.execute_physical(self.translator.rotate(_AXES[op.kind], angle, q))
+        return pc + 1
+
+    def _op_bichromatic(self, proc: Process, op: Op, pc: int) -> int:
+        angle = self._angle(proc, op.args[0], op.args[1])
+        qubits = self._process_qubits(proc)
+        for i, a in enumerate(qubits):  # exp(-i angle/2 sum_{i<j} X_i X_j) as commuting pair gates
+            for b in qubits[i + 1:]:
+                instr = MolmerSorensen((a, b), angle)
+                if self.device.capabilities.supports(instr):
+                    self.execute_physical((instr,))
+                else:
+                    self.execute_physical(self.translator.pauli_rotation("x", "x", angle, a, b))
+        return pc + 1
+
+    # ---- entanglement -------------------------------------------------------------------------
+    def _op_create_epr(self, proc: Process, op: Op, pc: int) -> int:
+        values = tuple(None if a[0] == "r" and proc.regs[a[1]] is None else self._value(proc, a) for a in op.args)
+        self.network.create_epr(self, proc, op, values)
+        return pc + 1
+
+    def _op_recv_epr(self, proc: Process, op: Op, pc: int) -> int:
+        values = tuple(None if a[0] == "r" and proc.regs[a[1]] is None else self._value(proc, a) for a in op.args)
+        self.network.recv_epr(self, proc, op, values)
+        return pc + 1
+
+    def _wait(self, proc: Process, ready: Callable[[], bool], what: str, pc: int, retry: bool = False) -> int:
+        """Block ``proc`` until ``ready()``; it resumes at this instruction (``retry``) or the next."""
+        if not retry and ready():
+            return pc + 1
+        proc.wait_condition, proc.wait_reason = ready, what
+        return BLOCKED
+
+    def _op_wait_all(self, proc: Process, op: Op, pc: int) -> int:
+        sl = op.args[0]
+        return self._wait(proc, lambda: all(v is not None for v in self._slice(proc, sl)),
+                          f"all of array @{sl[0]} slice", pc)
+
+    def _op_wait_any(self, proc: Process, op: Op, pc: int) -> int:
+        sl = op.args[0]
+        return self._wait(proc, lambda: any(v is not None for v in self._slice(proc, sl)),
+                          f"any of array @{sl[0]} slice", pc)
+
+    def _op_wait_single(self, proc: Process, op: Op, pc: int) -> int:
+        entry = op.args[0]
+
+        def ready() -> bool:
+            arr, i = self._entry(proc, entry)
+            return arr[i] is not None
+
+        return self._wait(proc, ready, f"array entry @{entry[0]}", pc)

@@ -1,0 +1,119 @@
+"""The quantum memory manager: which process owns which physical qubit, under which virtual id.
+
+Processes only ever see virtual qubit ids; every access goes through :meth:`QuantumMemory.physical`,
+which refuses ids the process does not own — that is the isolation boundary between applications.
+Allocation honours qubit roles: on NV, virtual qubit 0 of a process is the communication qubit (the
+electron, NetQASM's NV convention) and other ids get memory qubits; on platforms where every qubit
+can do everything, any free qubit serves.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from qnodeos.hal import Capabilities, QubitRole
+
+from .entanglement import EntanglementTable
+from .errors import OutOfQubits, QubitAccessError
+
+
+@dataclass
+class QubitOwner:
+    pid: int
+    virtual_id: int
+
+
+@dataclass
+class QuantumMemory:
+    """Virtual→physical qubit mapping for all processes of one node."""
+
+    capabilities: Capabilities
+    entanglement: EntanglementTable = field(default_factory=EntanglementTable)
+
+    def __post_init__(self) -> None:
+        caps = self.capabilities
+        self._owner: dict[int, QubitOwner] = {}
+        self._maps: dict[int, dict[int, int]] = {}
+        self._communication = caps.qubits_with(QubitRole.COMMUNICATION)
+        self._memory_only = tuple(q.index for q in caps.qubits if QubitRole.COMMUNICATION not in q.roles)
+        # NV-style devices (dedicated communication qubits) pin virtual id 0 to a communication qubit.
+        self.role_pinned = bool(self._memory_only)
+
+    # ---- queries ------------------------------------------------------------------------------
+    def physical(self, pid: int, virtual_id: int) -> int:
+        """The physical qubit behind ``virtual_id`` of process ``pid`` (raises if not owned)."""
+        try:
+            return self._maps[pid][virtual_id]
+        except KeyError:
+            raise QubitAccessError(f"process {pid} has no qubit with virtual id {virtual_id}") from None
+
+    def owner_of(self, physical: int) -> QubitOwner | None:
+        return self._owner.get(physical)
+
+    def qubits_of(self, pid: int) -> dict[int, int]:
+        """A copy of ``pid``'s virtual→physical map."""
+        return dict(self._maps.get(pid, {}))
+
+    def allocated(self) -> dict[int, QubitOwner]:
+        return dict(self._owner)
+
+    def is_free(self, physical: int) -> bool:
+        return physical not in self._owner
+
+    def free_qubits(self) -> list[int]:
+        return [q.index for q in self.capabilities.qubits if q.index not in self._owner]
+
+    def wants_communication(self, virtual_id: int) -> bool:
+        """Whether this virtual id must sit on a communication qubit (NV convention: id 0)."""
+        return self.role_pinned and virtual_id == 0
+
+    def _pool(self, communication: bool) -> tuple[tuple[int, ...], str]:
+        if self.role_pinned:
+            return (self._communication, "communication") if communication else (self._memory_only, "memory")
+        if communication:
+            return self._communication, "communication"
+        return tuple(q.index for q in self.capabilities.qubits), "any"
+
+    def can_allocate(self, virtual_id: int, communication: bool | None = None) -> bool:
+        """Whether a qubit of the role ``virtual_id`` needs is free right now."""
+        if communication is None:
+            communication = self.wants_communication(virtual_id)
+        return any(p not in self._owner for p in self._pool(communication)[0])
+
+    def held_by_others(self, pid: int, virtual_id: int) -> bool:
+        """Whether some other process holds a qubit of the role ``virtual_id`` needs (so one may free)."""
+        pool = self._pool(self.wants_communication(virtual_id))[0]
+        return any(self._owner[p].pid != pid for p in pool if p in self._owner)
+
+    # ---- changes ------------------------------------------------------------------------------
+    def allocate(self, pid: int, virtual_id: int, communication: bool | None = None) -> int:
+        """Give ``pid`` a free physical qubit under ``virtual_id``.
+
+        ``communication`` forces the role; ``None`` applies the platform convention.
+        """
+        vmap = self._maps.setdefault(pid, {})
+        if virtual_id in vmap:
+            raise QubitAccessError(f"process {pid} already holds virtual qubit {virtual_id}")
+        if communication is None:
+            communication = self.wants_communication(virtual_id)
+        pool, role = self._pool(communication)
+        for phys in pool:
+            if phys not in self._owner:
+                self._owner[phys] = QubitOwner(pid, virtual_id)
+                vmap[virtual_id] = phys
+                return phys
+        raise OutOfQubits(f"process {pid}: no free {role} qubit for virtual id {virtual_id} "
+                          f"({len(pool)} such qubits, all in use)")
+
+    def free(self, pid: int, virtual_id: int) -> int:
+        """Release one virtual qubit; also drops its entanglement record."""
+        phys = self.physical(pid, virtual_id)
+        del self._maps[pid][virtual_id]
+        del self._owner[phys]
+        self.entanglement.discard(phys)
+        return phys
+
+    def free_all(self, pid: int) -> list[int]:
+        """Release everything ``pid`` holds (process end or failure). Returns the physical qubits."""
+        freed = [self.free(pid, v) for v in list(self._maps.get(pid, {}))]
+        self._maps.pop(pid, None)
+        return freed

@@ -1,0 +1,363 @@
+"""``qnodeos.Node``: one quantum network node's OS, for experiment scripts and the CLI.
+
+A node loads one QDevice driver (by registry name, or a ready device object), accepts programs —
+each a sequence of NetQASM subroutines, text or binary — as processes, runs them with the scheduler
+and keeps their results and a per-instruction trace.
+
+>>> from qnodeos import Node
+>>> node = Node("mock-nv", seed=1, config={"preset": "ideal"})
+>>> pid = node.submit('''
+... # NETQASM 1.0
+... # APPID 0
+... set Q0 0
+... qalloc Q0
+... init Q0
+... x Q0
+... meas Q0 M0
+... ret_reg M0
+... qfree Q0
+... ''')
+>>> node.run()
+>>> node.result(pid).registers["M0"]
+1
+"""
+from __future__ import annotations
+
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from netqasm.lang.subroutine import Subroutine
+
+from qnodeos.hal import QDevice
+from qnodeos.hal.registry import DriverRegistry
+
+from .compiler import CompiledSubroutine, compile_subroutine
+from .entanglement import EntanglementTable
+from .errors import DeadlockError, ProgramError, QNodeOSError
+from .executor import Executor
+from .memory import QuantumMemory
+from .process import Process, ProcessState, SubroutineResult
+from .programs import ProgramSource, load_subroutine
+from .scheduler import DeviceTimebase, PriorityFifo, SchedulingPolicy, Timebase, Timers, WallClockTimebase
+from .trace import Trace
+from .translation import Translator
+from .validation import validate
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+_PLATFORM_FLAVOUR = {"nv": "nv", "trapped_ion": "trapped_ion"}
+
+
+@dataclass
+class ProgramResult:
+    """The outcome of one submitted program (process)."""
+
+    pid: int
+    name: str
+    state: ProcessState
+    subroutines: list[SubroutineResult] = field(default_factory=list)
+    error: str | None = None
+    submitted_ns: int = 0
+    finished_ns: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.state is ProcessState.DONE
+
+    @property
+    def registers(self) -> dict[str, int]:
+        """Registers returned by all subroutines (later ones win)."""
+        out: dict[str, int] = {}
+        for r in self.subroutines:
+            out.update(r.registers)
+        return out
+
+    @property
+    def arrays(self) -> dict[int, list]:
+        out: dict[int, list] = {}
+        for r in self.subroutines:
+            out.update(r.arrays)
+        return out
+
+
+class Node:
+    """The OS of one node: device, memory manager, scheduler, executor, trace."""
+
+    def __init__(self, driver: str | QDevice = "mock-nv", *, name: str = "node", seed: int | None = None,
+                 config: dict[str, Any] | None = None, policy: SchedulingPolicy | None = None,
+                 trace: bool = True, registry: DriverRegistry | None = None, min_fidelity: float = 0.0,
+                 network: Any = None) -> None:
+        if isinstance(driver, str):
+            registry = registry or DriverRegistry.load()
+            device = registry.create(driver, node=name, seed=seed, **(config or {}))
+        else:
+            device = driver
+        self.name = name
+        self.device: QDevice = device
+        self.capabilities = device.capabilities
+        self.memory = QuantumMemory(self.capabilities, EntanglementTable(min_fidelity))
+        self.trace = Trace(trace)
+        self.executor = Executor(device, self.memory, self.trace, network)
+        self.translator: Translator = self.executor.translator
+        self.policy: SchedulingPolicy = policy if policy is not None else PriorityFifo()
+        self.timebase: Timebase = (DeviceTimebase(device) if getattr(device, "simulated", False)
+                                   else WallClockTimebase())
+        self._timers = Timers()
+        self._waiting: list[Process] = []
+        self._processes: dict[int, Process] = {}
+        self._next_pid = 1
+        self._start_ns: int | None = None
+        self._compiled: dict[bytes | str, CompiledSubroutine] = {}
+
+    # ---- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, path: str | Path, **overrides: Any) -> "Node":
+        """Build a node from a TOML file: ``[node]`` name/driver/seed/min_fidelity, ``[driver]`` settings."""
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise QNodeOSError(f"cannot read node config {path}: {exc}") from None
+        node = dict(data.get("node", {}))
+        unknown = set(node) - {"name", "driver", "seed", "min_fidelity", "trace"}
+        if unknown:
+            raise QNodeOSError(f"{path}: unknown [node] key(s) {sorted(unknown)}")
+        node.update(overrides)
+        return cls(node.pop("driver", "mock-nv"), config=data.get("driver", {}), **node)
+
+    # ---- programs -----------------------------------------------------------------------------
+    def compile(self, source: ProgramSource, flavour: str | None = None) -> CompiledSubroutine:
+        """Parse (netqasm), compile and validate one subroutine for this node's platform."""
+        key = source if isinstance(source, (str, bytes)) else None
+        if key is not None and (flavour, key) in self._compiled:
+            return self._compiled[(flavour, key)]  # type: ignore[index]
+        sub = self._parse(source, flavour)
+        compiled = compile_subroutine(sub)
+        validate(compiled, self.translator, self.memory)
+        if key is not None:
+            self._compiled[(flavour, key)] = compiled  # type: ignore[index]
+        return compiled
+
+    def _parse(self, source: ProgramSource, flavour: str | None) -> Subroutine:
+        if flavour is not None:
+            return load_subroutine(source, flavour)
+        platform_flavour = _PLATFORM_FLAVOUR.get(self.capabilities.platform.value)
+        try:
+            return load_subroutine(source, "vanilla")
+        except ProgramError:
+            if platform_flavour is None or not isinstance(source, str):
+                raise
+            return load_subroutine(source, platform_flavour)
+
+    def submit(self, program: ProgramSource | Sequence[ProgramSource], *, name: str | None = None,
+               priority: int = 1, host_delay_ns: int = 0, flavour: str | None = None,
+               max_qubits: int | None = None) -> int:
+        """Start a process running ``program`` (one subroutine or a sequence of them) and return its pid.
+
+        Every subroutine is parsed and checked against the platform first: a malformed or impossible
+        program raises :class:`ProgramError` / :class:`PlatformError` and no process is created.
+        ``host_delay_ns`` is the host-side time between one subroutine's end and the next's arrival
+        (classical processing or messages); other processes use the device meanwhile.
+        """
+        sources = [program] if isinstance(program, (str, bytes, Path, Subroutine)) else list(program)
+        if not sources:
+            raise ProgramError("a program needs at least one subroutine")
+        compiled = deque(self.compile(s, flavour) for s in sources)
+        pid = self._next_pid
+        self._next_pid += 1
+        proc = Process(pid=pid, name=name or f"proc{pid}", priority=priority, pending=compiled,
+                       host_delay_ns=host_delay_ns, max_qubits=max_qubits, submitted_ns=self.timebase.now())
+        self._processes[pid] = proc
+        self.trace.process_names[pid] = proc.name
+        self.policy.push(proc)
+        return pid
+
+    # ---- running ------------------------------------------------------------------------------
+    def run(self, until_ns: int | None = None) -> None:
+        """Run until every process has finished (or device time ``until_ns``)."""
+        while True:
+            if self.step():
+                continue
+            t = self._timers.next_time()
+            if t is None:
+                self._fail_deadlocked()
+                break
+            if until_ns is not None and t > until_ns:
+                self.timebase.advance_to(until_ns)
+                break
+            self.timebase.advance_to(t)
+        self.trace.meta.update(self.stats())
+
+    def step(self) -> bool:
+        """Wake due processes and run one ready process until it ends a subroutine or blocks.
+
+        Returns False when nothing was ready (the caller decides whether to idle or wait).
+        """
+        if self._start_ns is None:
+            self._start_ns = self.timebase.now()
+        self._wake()
+        proc = self.policy.pop()
+        if proc is None:
+            return False
+        self._step(proc)
+        return True
+
+    def next_timer_ns(self) -> int | None:
+        """Device time of the next timed wake-up, if any."""
+        return self._timers.next_time()
+
+    def waiting(self) -> list[Process]:
+        """Processes blocked on a condition (entanglement, a free qubit …)."""
+        return list(self._waiting)
+
+    # ---- persistent processes (application hosts) ---------------------------------------------
+    def open_process(self, name: str, *, priority: int = 1, max_qubits: int | None = None,
+                     on_subroutine_done: Any = None) -> int:
+        """A process that stays alive between subroutines, fed one at a time by its host."""
+        pid = self._next_pid
+        self._next_pid += 1
+        proc = Process(pid=pid, name=name, priority=priority, pending=deque(), max_qubits=max_qubits,
+                       submitted_ns=self.timebase.now(), persistent=True, on_subroutine_done=on_subroutine_done)
+        proc.state = ProcessState.IDLE
+        self._processes[pid] = proc
+        self.trace.process_names[pid] = name
+        return pid
+
+    def push_subroutine(self, pid: int, source: ProgramSource, flavour: str | None = None) -> None:
+        """Queue one more subroutine for a persistent process (compiled and checked first)."""
+        proc = self._processes.get(pid)
+        if proc is None or not proc.persistent:
+            raise QNodeOSError(f"no open process {pid} on node {self.name}")
+        if proc.finished:
+            raise QNodeOSError(f"process {pid} ({proc.name}) has ended: {proc.error or 'closed'}")
+        proc.pending.append(self.compile(source, flavour))
+        if proc.state is ProcessState.IDLE:
+            proc.state = ProcessState.READY
+            self.policy.push(proc)
+
+    def close_process(self, pid: int, error: Exception | None = None) -> None:
+        """End a persistent process (its host stopped, or failed): free everything it holds."""
+        proc = self._processes.get(pid)
+        if proc is None or proc.finished:
+            return
+        if error is not None:
+            self._fail(proc, error)
+        else:
+            self._finish(proc, ProcessState.DONE)
+        if proc in self._waiting:
+            self._waiting.remove(proc)
+
+    def process(self, pid: int) -> Process:
+        try:
+            return self._processes[pid]
+        except KeyError:
+            raise QNodeOSError(f"no process {pid} on node {self.name}") from None
+
+    def _wake(self) -> None:
+        for proc in self._timers.pop_due(self.timebase.now()):
+            proc.state = ProcessState.READY
+            self.policy.push(proc)
+        if self._waiting:
+            still = []
+            for proc in self._waiting:
+                try:
+                    ready = proc.wait_condition() if proc.wait_condition else True
+                except QNodeOSError as exc:
+                    self._fail(proc, exc)
+                    continue
+                if ready:
+                    proc.state, proc.wait_condition = ProcessState.READY, None
+                    self.policy.push(proc)
+                else:
+                    still.append(proc)
+            self._waiting = still
+
+    def _step(self, proc: Process) -> None:
+        if proc.current is None:
+            self.executor.start(proc, proc.pending.popleft())
+        try:
+            done = self.executor.run(proc)
+        except QNodeOSError as exc:
+            self._fail(proc, exc)
+            return
+        if not done:
+            proc.state = ProcessState.WAITING
+            self._waiting.append(proc)
+            return
+        if proc.on_subroutine_done is not None:
+            proc.on_subroutine_done(proc, proc.results[-1])
+        if not proc.pending and proc.persistent:
+            proc.state = ProcessState.IDLE
+        elif not proc.pending:
+            self._finish(proc, ProcessState.DONE)
+        elif proc.host_delay_ns > 0:
+            proc.state = ProcessState.WAITING
+            self._timers.add(self.timebase.now() + proc.host_delay_ns, proc)
+        else:
+            self.policy.push(proc)
+
+    def _finish(self, proc: Process, state: ProcessState) -> None:
+        if self.executor.network is not None and hasattr(self.executor.network, "process_ended"):
+            self.executor.network.process_ended(proc)
+        proc.state = state
+        proc.finished_ns = self.timebase.now()
+        proc.current = None
+        proc.pending.clear()
+        self.memory.free_all(proc.pid)
+
+    def _fail(self, proc: Process, exc: Exception) -> None:
+        proc.error = exc
+        self._finish(proc, ProcessState.FAILED)
+        if proc.on_subroutine_done is not None:
+            proc.on_subroutine_done(proc, exc)
+
+    def _fail_deadlocked(self) -> None:
+        for proc in self._waiting:
+            self._fail(proc, DeadlockError(
+                f"process {proc.pid} ({proc.name}) waits for {proc.wait_reason or 'an event'} "
+                "that nothing will deliver"))
+        self._waiting = []
+
+    # ---- results ------------------------------------------------------------------------------
+    def result(self, pid: int) -> ProgramResult:
+        try:
+            proc = self._processes[pid]
+        except KeyError:
+            raise QNodeOSError(f"no process {pid} on node {self.name}") from None
+        return ProgramResult(pid, proc.name, proc.state, list(proc.results),
+                             None if proc.error is None else str(proc.error), proc.submitted_ns, proc.finished_ns)
+
+    def results(self) -> dict[int, ProgramResult]:
+        return {pid: self.result(pid) for pid in self._processes}
+
+    def processes(self) -> Iterable[Process]:
+        return self._processes.values()
+
+    def utilisation(self) -> float:
+        """Busy device ticks / elapsed device ticks since the node first ran (QNodeOS's measure)."""
+        tick = self.capabilities.tick_ns
+        total_ticks = -(-(self.timebase.now() - (self._start_ns or 0)) // tick)
+        return self.executor.busy_ns / tick / total_ticks if total_ticks > 0 else 0.0
+
+    def stats(self) -> dict[str, Any]:
+        tick = self.capabilities.tick_ns
+        elapsed = self.timebase.now() - (self._start_ns or 0)
+        return {"node": self.name, "device": self.capabilities.name, "platform": self.capabilities.platform.value,
+                "elapsed_ns": elapsed, "busy_ticks": self.executor.busy_ns // tick,
+                "total_ticks": -(-elapsed // tick), "utilisation": self.utilisation(),
+                "physical_instructions": self.executor.physical_count}
+
+    def close(self) -> None:
+        self.device.close()
+
+    def __enter__(self) -> "Node":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,71 @@
+"""Shared pytest fixtures."""
+from __future__ import annotations
+
+# --- driver plugin packages (registry / CLI tests) -------------------------------------------------
+# The registry tests need *installed* plugin distributions (entry points only exist once installed).
+# CI installs them explicitly; this fixture installs them into the running interpreter only when
+# importlib.metadata cannot find them or finds them outdated, so repeated runs cost nothing.
+import importlib
+import importlib.metadata
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PLUGIN_DIR = Path(__file__).parent / "plugins"
+PLUGIN_PACKAGES = ("qnodeos-example-driver", "qnodeos-broken-plugins")
+
+
+def _needs_install(path: Path) -> bool:
+    """Not installed, another version, or installed sources differ from the tree (edited since)."""
+    project = tomllib.loads((path / "pyproject.toml").read_text())["project"]
+    try:
+        dist = importlib.metadata.distribution(project["name"])
+    except importlib.metadata.PackageNotFoundError:
+        return True
+    if dist.version != project["version"]:
+        return True
+    direct = json.loads(dist.read_text("direct_url.json") or "{}")
+    if direct.get("dir_info", {}).get("editable"):  # `pip install -e`: always current
+        return False
+    installed = {str(f): f for f in dist.files or () if f.suffix == ".py"}
+    for source in path.glob("*/*.py"):
+        rel = source.relative_to(path).as_posix()
+        if rel not in installed or Path(dist.locate_file(installed[rel])).read_bytes() != source.read_bytes():
+            return True
+    return False
+
+
+def _can_build_without_isolation() -> bool:
+    """``--no-build-isolation`` (fast, offline) needs setuptools here, and before setuptools 70.1 also
+    ``wheel``; a bare venv (e.g. `make test`'s) lacks them, so pip must build in isolation there."""
+    try:
+        major, minor = (int(x) for x in importlib.metadata.version("setuptools").split(".")[:2])
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return False
+    return (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
+
+
+@pytest.fixture(scope="session")
+def plugin_packages() -> tuple[str, ...]:
+    """Make sure the test plugin packages are pip-installed; returns their distribution names."""
+    for name in PLUGIN_PACKAGES:
+        path = PLUGIN_DIR / name
+        if not _needs_install(path):
+            continue
+        isolation = ["--no-build-isolation"] if _can_build_without_isolation() else []
+        cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", *isolation, str(path)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            pytest.fail(f"could not install test plugin {name}:\n{proc.stdout}\n{proc.stderr}", pytrace=False)
+        importlib.invalidate_caches()  # let importlib.metadata and imports see the new distribution
+    return PLUGIN_PACKAGES
+# --- end driver plugin packages ----------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Deliberately broken qnodeos driver plugins, one module per failure (see pyproject.toml)."""

@@ -1,0 +1,105 @@
+"""Bad programs get clear errors, nothing runs for a refused program, and the OS keeps serving."""
+from __future__ import annotations
+
+import pytest
+
+from qnodeos.errors import PlatformError, ProgramError
+from qnodeos.process import ProcessState
+
+from os_helpers import HEADER, X_MEASURE, make_node
+
+
+@pytest.mark.parametrize("text, fragment", [
+    (HEADER + "frobnicate Q0\n", "frobnicate"),
+    (HEADER + "set Q0\n", "cannot parse"),
+    ("not netqasm at all", "cannot parse"),
+    (HEADER + "jmp 99\n", "branch target 99"),
+])
+def test_malformed_text_is_refused_with_its_cause(text, fragment):
+    node = make_node("nv")
+    with pytest.raises(ProgramError, match=fragment):
+        node.submit(text)
+    assert list(node.processes()) == []
+
+
+@pytest.mark.parametrize("raw", [b"", b"\x00" * 3, b"\x00\x00\x00\x00\x00\x00\xff" * 2, b"garbage!" * 5])
+def test_corrupt_binary_is_refused(raw):
+    node = make_node("ion")
+    with pytest.raises(ProgramError):
+        node.submit(raw)
+
+
+def test_two_qubit_gate_between_two_carbons_is_refused_before_execution():
+    program = HEADER + """set Q1 1
+qalloc Q1
+init Q1
+set Q2 2
+qalloc Q2
+init Q2
+cnot Q1 Q2
+"""
+    node = make_node("nv")
+    before = node.device.now_ns
+    with pytest.raises(PlatformError) as err:
+        node.submit(program)
+    message = str(err.value)
+    assert "line 6" in message and "cnot Q1 Q2" in message and "memory" in message
+    assert node.device.now_ns == before and node.memory.allocated() == {}
+    # the same program is fine on ions (all-to-all)
+    ion = make_node("ion")
+    pid = ion.submit(program)
+    ion.run()
+    assert ion.result(pid).ok
+
+
+def test_ion_flavour_instruction_on_nv_without_native_gate_is_refused():
+    node = make_node("nv")
+    with pytest.raises(ProgramError):
+        node.submit(HEADER + "bichromatic 1 1\n", flavour="trapped_ion")
+
+
+def test_entanglement_without_a_network_fails_clearly_and_frees_qubits():
+    program = HEADER + """set Q0 0
+qalloc Q0
+array 1 @0
+store Q0 @0[0]
+array 20 @1
+array 10 @2
+set R0 1
+set R1 0
+set R2 0
+set R3 1
+set R4 2
+create_epr R0 R1 R2 R3 R4
+wait_all @2[0:10]
+"""
+    node = make_node("nv")
+    pid = node.submit(program)
+    other = node.submit(X_MEASURE)
+    node.run()
+    result = node.result(pid)
+    assert result.state is ProcessState.FAILED and "network stack" in result.error
+    assert node.result(other).ok
+    assert node.memory.allocated() == {}
+
+
+def test_waiting_forever_is_reported_as_deadlock_not_hang():
+    program = HEADER + """set Q0 0
+qalloc Q0
+array 2 @0
+wait_all @0[0:2]
+"""
+    node = make_node("ion")
+    pid = node.submit(program)
+    node.run()
+    result = node.result(pid)
+    assert result.state is ProcessState.FAILED and "nothing will deliver" in result.error
+    assert node.memory.allocated() == {}
+
+
+def test_runtime_errors_name_the_instruction():
+    node = make_node("ion")
+    pid = node.submit(HEADER + "set R0 1\nset R1 0\ndiv R2 R0 R1\n")
+    node.run()
+    error = node.result(pid).error
+    assert "div by zero" in error and "line 2" in error
