@@ -19,11 +19,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pip install --quiet --no-deps -e examples/qnodeos-driver-template
+	$(BIN)/python -m pytest -q examples/qnodeos-driver-template/tests
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_os.py
+	$(BIN)/python benchmarks/bench_shims.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info drivers/_engine.c drivers/*.so

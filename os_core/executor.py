@@ -263,8 +263,10 @@ class Executor:
     # ---- quantum ------------------------------------------------------------------------------
     def _op_qalloc(self, proc: Process, op: Op, pc: int) -> int:
         vid = self._value(proc, op.args[0])
-        if proc.max_qubits is not None and len(self.memory.qubits_of(proc.pid)) >= proc.max_qubits:
-            raise ExecutionError(f"process may hold at most {proc.max_qubits} qubits")
+        if proc.max_qubits is not None and not 0 <= vid < proc.max_qubits:
+            # NetQASM semantics: a process's virtual qubit ids are 0 .. max_qubits-1
+            raise ExecutionError(f"virtual qubit id {vid} is outside this process's {proc.max_qubits} qubits "
+                                 f"(it may hold at most {proc.max_qubits})")
         try:
             self.memory.allocate(proc.pid, vid)
         except OutOfQubits:

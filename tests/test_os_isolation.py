@@ -95,5 +95,5 @@ def test_max_qubits_limit_per_process():
     pid = node.submit(HEADER + "set Q0 0\nqalloc Q0\nset Q1 1\nqalloc Q1\n", max_qubits=1)
     node.run()
     result = node.result(pid)
-    assert result.state is ProcessState.FAILED and "at most 1 qubits" in result.error
+    assert result.state is ProcessState.FAILED and "virtual qubit id 1 is outside" in result.error
     assert node.memory.allocated() == {}
