@@ -104,6 +104,20 @@ class QuantumMemory:
         raise OutOfQubits(f"process {pid}: no free {role} qubit for virtual id {virtual_id} "
                           f"({len(pool)} such qubits, all in use)")
 
+    def assign(self, pid: int, virtual_id: int, physical: int) -> None:
+        """Give ``pid`` the specific free qubit ``physical`` under ``virtual_id`` (an EPR half)."""
+        vmap = self._maps.setdefault(pid, {})
+        if virtual_id in vmap:
+            raise QubitAccessError(f"process {pid} already holds virtual qubit {virtual_id}")
+        if physical in self._owner:
+            raise OutOfQubits(f"physical qubit {physical} is in use by process {self._owner[physical].pid}")
+        self._owner[physical] = QubitOwner(pid, virtual_id)
+        vmap[virtual_id] = physical
+
+    def free_communication_qubit(self) -> int | None:
+        """A free communication qubit, if any."""
+        return next((q for q in self._communication if q not in self._owner), None)
+
     def free(self, pid: int, virtual_id: int) -> int:
         """Release one virtual qubit; also drops its entanglement record."""
         phys = self.physical(pid, virtual_id)

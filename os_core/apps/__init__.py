@@ -1,0 +1,1 @@
+"""Running unmodified NetQASM SDK applications on qnodeos nodes (the CNPU / application-host side)."""

@@ -1,0 +1,163 @@
+"""Run a NetQASM application directory (``app_<role>.py`` files) unchanged on a qnodeos network.
+
+The SDK picks its backend classes in ``netqasm.sdk.external`` when that module is first imported; the
+runner selects netqasm's inert "debug" backend, then rebinds ``NetQASMConnection``, ``Socket``,
+``BroadcastChannel`` and ``get_qubit_state`` to qnodeos before it imports the application modules, so
+the applications bind to qnodeos without a line changed. Each role runs in its own thread with the
+inputs of ``<role>.yaml`` (if the directory has one) over ``main()``'s defaults.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tempfile
+import threading
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from ..errors import QNodeOSError
+
+_RUN_LOCK = threading.Lock()  # netqasm's SDK keeps process-wide state: one application run at a time
+
+
+class AppError(QNodeOSError):
+    """An application role raised; the message names the role and the cause."""
+
+
+@dataclass
+class AppDir:
+    path: Path
+    roles: list[str]
+    inputs: dict[str, dict[str, Any]]
+    node_of_role: dict[str, str]
+
+    @property
+    def nodes(self) -> list[str]:
+        return list(dict.fromkeys(self.node_of_role[r] for r in self.roles))
+
+
+@dataclass
+class AppRun:
+    results: dict[str, Any]
+    errors: dict[str, str] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def load_app_dir(path: str | Path) -> AppDir:
+    """Roles from ``app_<role>.py``; inputs from ``<role>.yaml``; placement from ``roles.yaml``."""
+    path = Path(path).resolve()
+    if not path.is_dir():
+        raise QNodeOSError(f"application directory {path} does not exist")
+    roles = sorted(p.stem[len("app_"):] for p in path.glob("app_*.py"))
+    if not roles:
+        raise QNodeOSError(f"{path} has no app_<role>.py files")
+    inputs = {}
+    for role in roles:
+        f = path / f"{role}.yaml"
+        inputs[role] = (yaml.safe_load(f.read_text()) or {}) if f.exists() else {}
+    node_of_role = {r: r for r in roles}
+    roles_file = path / "roles.yaml"
+    if roles_file.exists():
+        node_of_role.update(yaml.safe_load(roles_file.read_text()) or {})
+    return AppDir(path, roles, inputs, node_of_role)
+
+
+def bind_netqasm(directory: Any, socket_cls: Any = None, broadcast_cls: Any = None) -> Any:
+    """Make ``netqasm.sdk.external`` hand out qnodeos classes; returns the module."""
+    os.environ["NETQASM_SIMULATOR"] = "debug"
+    from netqasm.sdk import external
+    from netqasm.sdk.classical_communication.thread_socket.socket import ThreadSocket
+    from netqasm.sdk.classical_communication.thread_socket.socket_hub import reset_socket_hub
+    from netqasm.sdk.classical_communication.thread_socket.broadcast_channel import ThreadBroadcastChannel
+    from netqasm.sdk.shared_memory import SharedMemoryManager
+
+    from .connection import connection_class
+    from .qubit_state import get_qubit_state
+
+    from netqasm.sdk.connection import BaseNetQASMConnection
+
+    reset_socket_hub()
+    ThreadSocket._COMM_LOGGERS = {}
+    BaseNetQASMConnection._app_ids.clear()  # ids of a previous run's (possibly crashed) apps
+    SharedMemoryManager.reset_memories()
+    external.NetQASMConnection = connection_class(directory)
+    external.Socket = socket_cls or ThreadSocket
+    external.BroadcastChannel = broadcast_cls or ThreadBroadcastChannel
+    external.get_qubit_state = get_qubit_state
+    return external
+
+
+def import_mains(app: AppDir) -> dict[str, Callable[..., Any]]:
+    """Import each ``app_<role>.py`` afresh (apps of different directories share module names)."""
+    root = str(app.path)
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None) or ""
+        if name.startswith("app_") or (file and file.startswith(root + os.sep)):
+            del sys.modules[name]
+    sys.path.insert(0, root)
+    try:
+        return {role: importlib.import_module(f"app_{role}").main for role in app.roles}
+    finally:
+        sys.path.remove(root)
+
+
+def run_roles(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[str] | None = None,
+              overrides: dict[str, dict[str, Any]] | None = None, timeout_s: float = 300.0) -> AppRun:
+    """Call each role's ``main`` in its own thread; collect return values and errors by role."""
+    from netqasm.runtime.app_config import AppConfig
+    from netqasm.sdk.config import LogConfig
+
+    roles = roles or app.roles
+    logdir = tempfile.mkdtemp(prefix="qnodeos-app-")
+    results: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+
+    def call(role: str) -> None:
+        inputs = dict(app.inputs.get(role, {}))
+        inputs.update((overrides or {}).get(role, {}))
+        log_config = LogConfig(log_subroutines_dir=logdir, comm_log_dir=logdir, app_dir=str(app.path))
+        config = AppConfig(app_name=role, node_name=app.node_of_role[role], main_func=mains[role],
+                           log_config=log_config, inputs=inputs)
+        try:
+            results[role] = mains[role](app_config=config, **inputs)
+        except BaseException as exc:  # reported per role; the others keep their results
+            errors[role] = f"{type(exc).__name__}: {exc}"
+            results[role] = None
+            if os.environ.get("QNODEOS_DEBUG"):
+                traceback.print_exc()
+
+    threads = [threading.Thread(target=call, args=(role,), name=f"app-{role}", daemon=True) for role in roles]
+    for t in threads:
+        t.start()
+    for t, role in zip(threads, roles):
+        t.join(timeout_s)
+        if t.is_alive():
+            errors[role] = f"did not finish within {timeout_s:g} s"
+    return AppRun(results, errors)
+
+
+def run_app_dir(path: str | Path, platform: str = "nv", *, seed: int | None = None, preset: str = "ideal",
+                overrides: dict[str, dict[str, Any]] | None = None, timeout_s: float = 300.0,
+                request_timeout_s: float = 30.0) -> AppRun:
+    """Run every role of an application directory on an in-process mock network of ``platform``."""
+    from .local_network import LocalNetwork
+
+    app = load_app_dir(path)
+    with _RUN_LOCK:
+        network = LocalNetwork(platform, app.nodes, seed=seed, preset=preset, request_timeout_s=request_timeout_s,
+                               node_of_role=app.node_of_role)
+        with network:
+            bind_netqasm(network.directory)
+            mains = import_mains(app)
+            run = run_roles(app, mains, overrides=overrides, timeout_s=timeout_s)
+            run.stats = {name: service.call(service.node.stats) for name, service in network.services.items()}
+        return run
