@@ -12,8 +12,11 @@ register, n = 2..10, for
   ``S(rho)``, i.e. vector_to_operator(S @ operator_to_vector(rho)); 2q:
   ``U rho U^dag`` plus depolarising via ``ptrace``/``tensor``/``permute``),
 * qiskit-aer, if importable (density-matrix method with a depolarising noise
-  model; per-gate cost = marginal cost of extra gates in one circuit, so its
-  circuit overhead is excluded; single-threaded like the others).
+  model, gate fusion off; per-gate cost = marginal cost of extra gates in one
+  circuit, so its circuit overhead is excluded).
+
+All implementations run single-threaded (BLAS thread variables default to 1,
+Aer max_parallel_threads=1): a per-core comparison.
 
 It also measures the machine's copy bandwidth in the same run and compares
 the n = 10 engine time with one read + one write of the 4^n complex128
@@ -27,19 +30,26 @@ Usage: python benchmarks/bench_engine.py [--quick] [--json PATH] [--max-n N]
 
 from __future__ import annotations
 
-import argparse
-import json
-import math
 import os
-import platform
-import statistics
-import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-import numpy as np
+# Per-core comparison: every implementation single-threaded (the engine is).
+# Multi-threaded BLAS also turns erratic on a shared two-core machine.  Must
+# be set before numpy loads its BLAS.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -69,8 +79,9 @@ Step = Callable[[int], None]
 RESTORE_EVERY = 20000
 
 
-def time_interleaved(steps: dict[str, Step], budget: float, min_samples: int = 7,
-                     sample_s: float = 0.004) -> dict[str, float]:
+def time_interleaved(
+    steps: dict[str, Step], budget: float, min_samples: int = 7, sample_s: float = 0.004
+) -> dict[str, float]:
     """Median seconds per call of each step(i).
 
     Samples are taken round-robin over all steps (one batch of calls each per
@@ -236,10 +247,9 @@ def setup_aer(n: int) -> dict[str, Step]:
     noise = NoiseModel()
     noise.add_all_qubit_quantum_error(depolarizing_error(P1, 1), ["rx"])
     noise.add_all_qubit_quantum_error(depolarizing_error(P2, 2), ["unitary"])
-    sim = AerSimulator(method="density_matrix", noise_model=noise, max_parallel_threads=1,
-                       fusion_enable=False)
+    sim = AerSimulator(method="density_matrix", noise_model=noise, max_parallel_threads=1, fusion_enable=False)
     prs = pairs(n)
-    small, big = 2 * n, 2 * n + max(8, min(400, int(2e5 / 4**n) * n))
+    small, big = 2 * n, 2 * n + max(24, min(400, int(4e6 / 4**n)))
     AER_GATES[n] = (small, big)
 
     def circuit(gates: int, two: bool) -> Any:
@@ -279,8 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-n", type=int, default=None, help="largest register size (default 10, 8 with --quick)")
     ap.add_argument("--no-qutip", action="store_true")
     ap.add_argument("--no-aer", action="store_true")
-    ap.add_argument("--kernels", choices=list(LEVELS), default="best",
-                    help="engine kernel family (default: the best the CPU has)")
+    ap.add_argument(
+        "--kernels", choices=list(LEVELS), default="best", help="engine kernel family (default: the best the CPU has)"
+    )
     args = ap.parse_args(argv)
 
     max_n = args.max_n or (8 if args.quick else 10)
@@ -382,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             "processor": platform.processor(),
             "cpus": os.cpu_count(),
             "engine_simd_kernels": simd,
+            "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"),
             "qutip": qutip_version,
             "qiskit_aer": aer_version,
         },
@@ -394,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "wall_s": time.perf_counter() - t_start,
     }
-    print_table(report, list(peers))
+    print_table(report, list(peers), to_stderr=args.json == "-")
     if args.json:
         text = json.dumps(report, indent=2)
         if args.json == "-":
@@ -404,7 +416,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def print_table(report: dict[str, Any], names: list[str]) -> None:
+def print_table(report: dict[str, Any], names: list[str], to_stderr: bool = False) -> None:
+    """Table + notes, on stderr when stdout carries the JSON."""
+    out = sys.stderr if to_stderr else sys.stdout
     peers = [p for p in names if p != "engine"]
     header = ["n", "engine 1q µs"] + [f"{p} 1q µs" for p in peers] + [f"{p}/eng 1q" for p in peers]
     header += ["engine 2q µs"] + [f"{p} 2q µs" for p in peers] + [f"{p}/eng 2q" for p in peers]
@@ -423,28 +437,28 @@ def print_table(report: dict[str, Any], names: list[str]) -> None:
         f"({bw['read_plus_write_s_matrix_size_bw'] * 1e6:.0f} µs at matrix-size bandwidth); "
         f"engine 1q / that = {bw['engine_1q_over_read_write']:.2f}, 2q / that = {bw['engine_2q_over_read_write']:.2f}",
     ]
-    notes += [f"target {k}: {'met' if v else ('n/a' if v is None else 'NOT met')}" for k, v in report["verdicts"].items()]
+    verdict = {True: "met", False: "NOT met", None: "n/a"}
+    notes += [f"target {k}: {verdict[v]}" for k, v in report["verdicts"].items()]
     notes += [f"skipped {k}: {v}" for k, v in report["skipped"].items()]
     level_name = {v: k for k, v in LEVELS.items() if k != "best"}[report["machine"]["engine_simd_kernels"]]
-    notes.append(f"engine kernels: {level_name}; "
-                 f"wall time {report['wall_s']:.0f} s")
+    notes.append(f"engine kernels: {level_name}; wall time {report['wall_s']:.0f} s")
     try:
         from rich.console import Console
         from rich.table import Table
     except ImportError:
         widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
-        print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
+        print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)), file=out)
         for b in body:
-            print("  ".join(c.rjust(w) for c, w in zip(b, widths)))
+            print("  ".join(c.rjust(w) for c, w in zip(b, widths, strict=True)), file=out)
         for note in notes:
-            print(note)
+            print(note, file=out)
         return
     table = Table(title="Noisy gate time per call (median); ratio = peer time / engine time")
     for h in header:
         table.add_column(h, justify="right")
     for b in body:
         table.add_row(*b)
-    console = Console(width=max(100, 14 * len(header)))
+    console = Console(width=max(100, 14 * len(header)), file=out)
     console.print(table)
     for note in notes:
         console.print(note)

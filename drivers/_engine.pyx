@@ -14,10 +14,20 @@ and ``|0>`` is the first basis vector.
 Every local channel is applied as ONE in-place pass over the register's
 matrix: for a one-qubit channel the matrix is viewed as 2x2 blocks (the
 target qubit's bit in the row and in the column index), for a two-qubit gate
-as 4x4 blocks, and each block is transformed in registers.  Two kernels exist
-per channel shape: portable typed Cython loops and an AVX2/FMA kernel (plain
-C, below) chosen at run time when the CPU has it.  Both compute the same
-thing; ``_set_simd(False)`` forces the portable one (tests compare the two).
+as 4x4 blocks, and each block is transformed in registers.  Kernel families,
+chosen at run time from what the CPU has:
+
+* portable: typed Cython loops (any CPU, any compiler);
+* AVX2+FMA and AVX-512: C with intrinsics (below), several blocks side by
+  side in the lanes of a vector register.  One-qubit channels go through
+  their real Pauli-transfer matrix (half the multiplications of the complex
+  superoperator; every physical channel has one); the two-qubit kernel
+  exploits rho = rho^dag while the matrix is small enough to be
+  compute-bound.
+
+All compute the same map (up to rounding); ``_set_simd(level)`` and
+``_set_halving`` select them for tests and benchmarks.  The kernels run with
+flush-to-zero on, so decayed coherences never hit slow subnormal arithmetic.
 """
 
 import numpy as np
@@ -28,15 +38,14 @@ cnp.import_array()
 
 cdef extern from *:
     """
-    /* AVX2+FMA kernels, selected at run time.  Two neighbouring blocks are
-     * processed side by side, one per 128-bit lane of a 256-bit register
-     * (a lane holds one complex number, re then im), so the per-block
-     * arithmetic is exactly that of the portable kernel. */
+    /* SIMD kernels, selected at run time.  AVX2: two neighbouring blocks
+     * side by side, one per 128-bit lane of a 256-bit register (a lane holds
+     * one complex number, re then im); AVX-512: four.  The per-block
+     * arithmetic is that of the portable kernel. */
     #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
     #include <immintrin.h>
     #define QN_SIMD_BUILT 1
     #define QN_AVX2 __attribute__((target("avx2,fma")))
-
     #define QN_AVX512 __attribute__((target("avx512f")))
 
     /* 0 = portable only, 1 = AVX2+FMA, 2 = AVX-512F as well. */
@@ -200,28 +209,29 @@ cdef extern from *:
     static inline QN_AVX2 void qn_blk2(__m256d *B, const __m256d *ur, const __m256d *ui,
                                        const __m256d *cr, const __m256d *ci, __m256d pq,
                                        int depol) {
-        __m256d W[16], O[16];
-        for (int k = 0; k < 16; k++) W[k] = QN_SWAP(B[k]);
+        /* sum_r s_r * swap(v_r) == swap(sum_r s_r * v_r) for real s_r, so the
+         * imaginary-part products are accumulated on the unswapped vectors
+         * and swapped once per output: no swapped copy of B is kept. */
+        __m256d O[16];
         for (int a = 0; a < 4; a++) {
-            __m256d T[4], TW[4];
+            __m256d T[4];
             for (int c = 0; c < 4; c++) {
                 __m256d ar = _mm256_mul_pd(ur[4*a], B[c]);
-                __m256d ai = _mm256_mul_pd(ui[4*a], W[c]);
+                __m256d ai = _mm256_mul_pd(ui[4*a], B[c]);
                 for (int r = 1; r < 4; r++) {
                     ar = _mm256_fmadd_pd(ur[4*a+r], B[4*r+c], ar);
-                    ai = _mm256_fmadd_pd(ui[4*a+r], W[4*r+c], ai);
+                    ai = _mm256_fmadd_pd(ui[4*a+r], B[4*r+c], ai);
                 }
-                T[c] = _mm256_addsub_pd(ar, ai);
-                TW[c] = QN_SWAP(T[c]);
+                T[c] = _mm256_addsub_pd(ar, QN_SWAP(ai));
             }
             for (int k = 0; k < 4; k++) {
                 __m256d ar = _mm256_mul_pd(cr[4*k], T[0]);
-                __m256d ai = _mm256_mul_pd(ci[4*k], TW[0]);
+                __m256d ai = _mm256_mul_pd(ci[4*k], T[0]);
                 for (int c = 1; c < 4; c++) {
                     ar = _mm256_fmadd_pd(cr[4*k+c], T[c], ar);
-                    ai = _mm256_fmadd_pd(ci[4*k+c], TW[c], ai);
+                    ai = _mm256_fmadd_pd(ci[4*k+c], T[c], ai);
                 }
-                O[4*a+k] = _mm256_addsub_pd(ar, ai);
+                O[4*a+k] = _mm256_addsub_pd(ar, QN_SWAP(ai));
             }
         }
         if (depol) {
@@ -235,10 +245,30 @@ cdef extern from *:
         for (int k = 0; k < 16; k++) B[k] = O[k];
     }
 
+    /* Store lane-parallel block results one complex at a time: only lanes
+     * whose column base is >= i (the others were finalised by an earlier
+     * row's mirror), mirroring those > i.  For the group on the diagonal. */
+    static void qn_store_lanes(double *a, Py_ssize_t d, Py_ssize_t i, const Py_ssize_t *off,
+                               const double *buf, int nlanes, const Py_ssize_t *lane) {
+        for (int l = 0; l < nlanes; l++) {
+            if (lane[l] < i) continue;
+            for (int r = 0; r < 4; r++)
+                for (int c = 0; c < 4; c++) {
+                    const double *v = buf + 2*nlanes*(4*r + c) + 2*l;
+                    double *q = a + 2*(d*(i + off[r]) + lane[l] + off[c]);
+                    q[0] = v[0]; q[1] = v[1];
+                    if (lane[l] > i) {
+                        double *m = a + 2*(d*(lane[l] + off[c]) + i + off[r]);
+                        m[0] = v[0]; m[1] = -v[1];
+                    }
+                }
+        }
+    }
+
     /* In-place two-qubit U (+ depolarising p) on a d x d matrix, d >= 8.
      * bA, bB: bit values of the two targets (bA = most significant in U). */
     static QN_AVX2 void qn_unitary2q_avx2(double *a, Py_ssize_t d, Py_ssize_t bA, Py_ssize_t bB,
-                                          const double *u, double p) {
+                                          const double *u, double p, int herm) {
         __m256d ur[16], ui[16], cr[16], ci[16], B[16];
         double keep = 1.0 - p;
         for (int k = 0; k < 16; k++) {
@@ -263,6 +293,15 @@ cdef extern from *:
             for (int r = 0; r < 4; r++) rows[r] = a + 2*d*(i + off[r]);
             for (Py_ssize_t x = 0; x < d; x++) {
                 if (x & cmask) continue;
+                int diag = 0;
+                if (herm) {
+                    /* Hermitian rho and map: block (x, i) = block (i, x)^dag.
+                     * Blocks left of the diagonal were written by an earlier
+                     * row's mirror: skip them; the group holding the
+                     * diagonal is computed whole but stored lane by lane. */
+                    if (x + e < i) continue;
+                    diag = x <= i;
+                }
                 if (e == 1) {
                     for (int r = 0; r < 4; r++)
                         for (int c = 0; c < 4; c++)
@@ -277,6 +316,13 @@ cdef extern from *:
                         }
                 }
                 qn_blk2(B, ur, ui, cr, ci, pq, depol);
+                if (diag) {
+                    double buf[64];
+                    const Py_ssize_t lane[2] = {x, x + e};
+                    for (int k = 0; k < 16; k++) _mm256_storeu_pd(buf + 4*k, B[k]);
+                    qn_store_lanes(a, d, i, off, buf, 2, lane);
+                    continue;
+                }
                 if (e == 1) {
                     for (int r = 0; r < 4; r++)
                         for (int c = 0; c < 4; c++)
@@ -288,6 +334,16 @@ cdef extern from *:
                             __m256d l = B[4*r+lo_slot[h]], m = B[4*r+hi_slot[h]];
                             _mm256_storeu_pd(base, _mm256_permute2f128_pd(l, m, 0x20));
                             _mm256_storeu_pd(base + 2*e, _mm256_permute2f128_pd(l, m, 0x31));
+                        }
+                }
+                if (herm) {
+                    const __m256d conj = _mm256_set_pd(-0.0, 0.0, -0.0, 0.0);
+                    for (int r = 0; r < 4; r++)
+                        for (int c = 0; c < 4; c++) {
+                            __m256d v = _mm256_xor_pd(B[4*r+c], conj);
+                            double *m = a + 2*(d*(x + off[c]) + i + off[r]);
+                            _mm_storeu_pd(m, _mm256_castpd256_pd128(v));
+                            _mm_storeu_pd(m + 2*d*e, _mm256_extractf128_pd(v, 1));
                         }
                 }
             }
@@ -399,29 +455,27 @@ cdef extern from *:
     static inline QN_AVX512 void qn_blk2_512(__m512d *B, const __m512d *ur, const __m512d *ui,
                                              const __m512d *cr, const __m512d *ci, __m512d pq,
                                              int depol) {
-        __m512d W[16], O[16];
+        __m512d O[16];
         const __m512d one = _mm512_set1_pd(1.0);
-        for (int k = 0; k < 16; k++) W[k] = QN_SWAP512(B[k]);
         for (int a = 0; a < 4; a++) {
-            __m512d T[4], TW[4];
+            __m512d T[4];
             for (int c = 0; c < 4; c++) {
                 __m512d ar = _mm512_mul_pd(ur[4*a], B[c]);
-                __m512d ai = _mm512_mul_pd(ui[4*a], W[c]);
+                __m512d ai = _mm512_mul_pd(ui[4*a], B[c]);
                 for (int r = 1; r < 4; r++) {
                     ar = _mm512_fmadd_pd(ur[4*a+r], B[4*r+c], ar);
-                    ai = _mm512_fmadd_pd(ui[4*a+r], W[4*r+c], ai);
+                    ai = _mm512_fmadd_pd(ui[4*a+r], B[4*r+c], ai);
                 }
-                T[c] = _mm512_fmaddsub_pd(ar, one, ai);
-                TW[c] = QN_SWAP512(T[c]);
+                T[c] = _mm512_fmaddsub_pd(ar, one, QN_SWAP512(ai));
             }
             for (int k = 0; k < 4; k++) {
                 __m512d ar = _mm512_mul_pd(cr[4*k], T[0]);
-                __m512d ai = _mm512_mul_pd(ci[4*k], TW[0]);
+                __m512d ai = _mm512_mul_pd(ci[4*k], T[0]);
                 for (int c = 1; c < 4; c++) {
                     ar = _mm512_fmadd_pd(cr[4*k+c], T[c], ar);
-                    ai = _mm512_fmadd_pd(ci[4*k+c], TW[c], ai);
+                    ai = _mm512_fmadd_pd(ci[4*k+c], T[c], ai);
                 }
-                O[4*a+k] = _mm512_fmaddsub_pd(ar, one, ai);
+                O[4*a+k] = _mm512_fmaddsub_pd(ar, one, QN_SWAP512(ai));
             }
         }
         if (depol) {
@@ -506,7 +560,7 @@ cdef extern from *:
     static void qn_superop1q_avx2(double *a, Py_ssize_t d, Py_ssize_t b, const double *s) {}
     static void qn_ptm1q_avx2(double *a, Py_ssize_t d, Py_ssize_t b, const double *rm) {}
     static void qn_unitary2q_avx2(double *a, Py_ssize_t d, Py_ssize_t bA, Py_ssize_t bB,
-                                  const double *u, double p) {}
+                                  const double *u, double p, int herm) {}
     #endif
     """
     int QN_SIMD_BUILT
@@ -519,7 +573,7 @@ cdef extern from *:
     void qn_superop1q_avx2(double *a, Py_ssize_t d, Py_ssize_t b, const double *s) noexcept nogil
     void qn_ptm1q_avx2(double *a, Py_ssize_t d, Py_ssize_t b, const double *rm) noexcept nogil
     void qn_unitary2q_avx2(double *a, Py_ssize_t d, Py_ssize_t bA, Py_ssize_t bB,
-                           const double *u, double p) noexcept nogil
+                           const double *u, double p, int herm) noexcept nogil
 
 
 #: Largest register (qubits sharing one density matrix).  A 12-qubit matrix
@@ -548,6 +602,19 @@ def _set_simd(enabled):
     else:
         _level = max(0, min(int(enabled), _cpu_level))
     return _level
+
+
+cdef bint _halving = True
+#: Largest matrix dimension for which the 2q kernel mirrors (see _unitary2q).
+cdef Py_ssize_t _HALVING_MAX_DIM = 128
+
+
+def _set_halving(enabled):
+    """Allow (default) or forbid the vector 2q kernels' use of rho = rho^dag
+    (compute half the blocks, mirror the rest).  For tests/benchmarks."""
+    global _halving
+    _halving = bool(enabled)
+    return _halving
 
 
 def _simd_level():
@@ -759,12 +826,13 @@ cdef bint _superop_to_ptm(const double* sp, double* r) noexcept nogil:
     return bad <= 1e-14 * big
 
 
-cdef inline void _superop1q(double* a, Py_ssize_t d, Py_ssize_t b, const double* s) noexcept nogil:
-    cdef double r[16]
+cdef inline void _superop1q(double* a, Py_ssize_t d, Py_ssize_t b, const double* s,
+                            const double* r, bint hp) noexcept nogil:
+    """s: complex superop; r: its real Pauli-transfer form, valid if hp."""
     cdef unsigned int csr = qn_ftz_enter()
     if _level == 0 or d < 4:
         _k_superop1q(a, d, b, s)
-    elif not _superop_to_ptm(s, r):
+    elif not hp:
         qn_superop1q_avx2(a, d, b, s)
     elif _level >= 2 and d >= 8:
         qn_ptm1q_avx512(a, d, b, r)
@@ -774,14 +842,22 @@ cdef inline void _superop1q(double* a, Py_ssize_t d, Py_ssize_t b, const double*
 
 
 cdef inline void _unitary2q(double* a, Py_ssize_t d, Py_ssize_t bA, Py_ssize_t bB,
-                            const double* u, double p) noexcept nogil:
+                            const double* u, double p, bint herm) noexcept nogil:
+    """herm: the register is Hermitian.  While the matrix sits in cache the
+    2q gate is compute-bound, and the AVX2 kernel then computes only the
+    blocks on/right of the diagonal and mirrors the rest (measured ~1.25x;
+    the mirror's scattered stores cost the rest, and beyond L2 they cost
+    more than they save, hence the size limit).  AVX-512 brings nothing for
+    the mirrored variant on the machines measured, so only AVX2 has it."""
     cdef unsigned int csr = qn_ftz_enter()
     if _level == 0 or d < 8:
         _k_unitary2q(a, d, bA, bB, u, p)
+    elif herm and d <= _HALVING_MAX_DIM:
+        qn_unitary2q_avx2(a, d, bA, bB, u, p, 1)
     elif _level >= 2 and d >= 16:
         qn_unitary2q_avx512(a, d, bA, bB, u, p)
     else:
-        qn_unitary2q_avx2(a, d, bA, bB, u, p)
+        qn_unitary2q_avx2(a, d, bA, bB, u, p, 0)
     qn_ftz_leave(csr)
 
 
@@ -837,9 +913,14 @@ cdef class _Register:
     cdef double* data
     cdef Py_ssize_t n
     cdef Py_ssize_t dim
+    # False once a non-Hermiticity-preserving map was applied (only possible
+    # through apply_superop_1q with an unphysical S); disables the kernels
+    # that exploit rho = rho^dag.
+    cdef public bint herm
 
-    def __cinit__(self, list qubits, cnp.ndarray mat):
+    def __cinit__(self, list qubits, cnp.ndarray mat, bint herm=True):
         self.qubits = qubits
+        self.herm = herm
         self._bind(mat)
 
     cdef void _bind(self, cnp.ndarray mat):
@@ -934,7 +1015,7 @@ cdef class StateEngine:
             raise RegisterTooLargeError(
                 f"merging registers {tuple(ra.qubits)} and {tuple(rb.qubits)} would hold "
                 f"{ra.n + rb.n} qubits; the limit is {_MAX_REG}")
-        cdef _Register merged = _Register(ra.qubits + rb.qubits, np.kron(ra.mat, rb.mat))
+        cdef _Register merged = _Register(ra.qubits + rb.qubits, np.kron(ra.mat, rb.mat), ra.herm and rb.herm)
         for q in merged.qubits:
             self._where[q] = merged
         return merged
@@ -957,6 +1038,7 @@ cdef class StateEngine:
         """Put q alone into |0><0| (tracing it out of any entanglement)."""
         cdef _Register reg = self._detach(q)
         reg._bind(_ket0_dm())
+        reg.herm = True
 
     @property
     def num_qubits(self):
@@ -978,11 +1060,15 @@ cdef class StateEngine:
         cdef double* a = reg.data
         cdef Py_ssize_t d = reg.dim
         cdef double* s = self._s
+        cdef double r[16]
+        cdef bint hp = _superop_to_ptm(s, r)
+        if not hp:
+            reg.herm = False
         if d >= _NOGIL_DIM:
             with nogil:
-                _superop1q(a, d, b, s)
+                _superop1q(a, d, b, s, r, hp)
         else:
-            _superop1q(a, d, b, s)
+            _superop1q(a, d, b, s, r, hp)
 
     def apply_superop_1q(self, q, S):
         """vec(M) -> S @ vec(M) on every 2x2 block of q (row-major vec:
@@ -1105,11 +1191,12 @@ cdef class StateEngine:
         cdef Py_ssize_t d = reg.dim
         cdef Py_ssize_t bA = reg.bit(q0)
         cdef Py_ssize_t bB = reg.bit(q1)
+        cdef bint herm = reg.herm and _halving
         if d >= _NOGIL_DIM:
             with nogil:
-                _unitary2q(a, d, bA, bB, u, p)
+                _unitary2q(a, d, bA, bB, u, p, herm)
         else:
-            _unitary2q(a, d, bA, bB, u, p)
+            _unitary2q(a, d, bA, bB, u, p, herm)
 
     def depolarize_2q(self, q0, q1, p):
         """With probability p replace the pair by I/4."""
@@ -1119,11 +1206,16 @@ cdef class StateEngine:
         cdef Py_ssize_t d = reg.dim
         cdef Py_ssize_t bA = reg.bit(q0)
         cdef Py_ssize_t bB = reg.bit(q1)
+        cdef unsigned int csr
         if d >= _NOGIL_DIM:
             with nogil:
+                csr = qn_ftz_enter()
                 _k_depol2q(a, d, bA, bB, pp)
+                qn_ftz_leave(csr)
         else:
+            csr = qn_ftz_enter()
             _k_depol2q(a, d, bA, bB, pp)
+            qn_ftz_leave(csr)
 
     # -- measurement -----------------------------------------------------------
 
@@ -1152,10 +1244,11 @@ cdef class StateEngine:
             rest = t[:, outcome, :, :, outcome, :].reshape(hi * lo, hi * lo)
             rest = np.ascontiguousarray(rest) * (1.0 / prob)
             reg.qubits.pop(pos)
-            reg._bind(rest)
+            reg._bind(rest)  # a principal block of a Hermitian matrix: herm unchanged
             self._where[q] = _Register([q], post)
         else:
             reg._bind(post)
+            reg.herm = True
 
     def project(self, q, outcome):
         """Collapse q onto |outcome> as if a Z measurement had given it.
@@ -1252,6 +1345,7 @@ cdef class StateEngine:
         if lmin < -1e-9:
             raise ValueError(
                 f"density matrix is not positive semidefinite (smallest eigenvalue {lmin:.3g})")
+        m = 0.5 * (m + m.conj().T)  # exactly Hermitian: kernels rely on it
         for q in qs:
             self._detach(q)
         cdef _Register reg = _Register(qs, m)

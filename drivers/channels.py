@@ -30,13 +30,9 @@ S_GATE: CMatrix = np.array([[1, 0], [0, 1j]], dtype=np.complex128)
 T_GATE: CMatrix = np.array([[1, 0], [0, np.exp(1j * math.pi / 4)]], dtype=np.complex128)
 
 #: Two-qubit gates, first qubit = most significant (control for CNOT).
-CNOT: CMatrix = np.array(
-    [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=np.complex128
-)
+CNOT: CMatrix = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=np.complex128)
 CZ: CMatrix = np.diag([1, 1, 1, -1]).astype(np.complex128)
-SWAP: CMatrix = np.array(
-    [[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], dtype=np.complex128
-)
+SWAP: CMatrix = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], dtype=np.complex128)
 
 
 def _check_prob(p: float, name: str) -> float:

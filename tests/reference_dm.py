@@ -51,11 +51,7 @@ def superop_to_kraus(s: CMatrix, atol: float = 1e-12) -> list[CMatrix]:
     vals, vecs = np.linalg.eigh(choi)
     if vals.min() < -1e-9:
         raise ValueError(f"superoperator is not completely positive (Choi eigenvalue {vals.min():.3g})")
-    return [
-        np.sqrt(v) * vecs[:, i].reshape(2, 2)
-        for i, v in enumerate(vals)
-        if v > atol
-    ]
+    return [np.sqrt(v) * vecs[:, i].reshape(2, 2) for i, v in enumerate(vals) if v > atol]
 
 
 class ReferenceDM:
@@ -118,9 +114,7 @@ class ReferenceDM:
 
     def depolarize_1q(self, q: int, p: float) -> None:
         # I/2 (x) Tr_q rho = (1/4) sum_P P rho P
-        self.apply_kraus_1q(
-            q, [np.sqrt(1 - p) * _I] + [np.sqrt(p / 4) * P for P in _PAULIS]
-        )
+        self.apply_kraus_1q(q, [np.sqrt(1 - p) * _I] + [np.sqrt(p / 4) * P for P in _PAULIS])
 
     def depolarize_2q(self, q0: int, q1: int, p: float) -> None:
         p0, p1 = self._pos(q0), self._pos(q1)

@@ -1,9 +1,9 @@
 """The engine against the independent numpy oracle on random noisy circuits.
 
 Hypothesis draws the circuit structure (size, operation kinds, targets, noise
-parameters); matrices come from a drawn seed.  Each circuit runs on both
-kernel families (AVX2 and portable) and must match ``ReferenceDM`` to 1e-10,
-and the final state must be a valid density matrix.
+parameters); matrices come from a drawn seed.  Each circuit runs on every
+kernel family the CPU supports (portable, AVX2, AVX-512) and must match
+``ReferenceDM`` to 1e-10, and the final state must be a valid density matrix.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ except ImportError:  # tests/ imported as a package
         random_unitary,
     )
 
-KERNELS = [False, True] if _engine._set_simd(True) else [False]
-_engine._set_simd(True)
+#: Kernel families this CPU can run: 0 portable, 1 AVX2+FMA, 2 AVX-512.
+KERNELS = list(range(_engine._cpu_simd_level() + 1))
 
 idx = st.integers(0, 4)
 seed = st.integers(0, 2**32 - 1)
@@ -41,8 +41,14 @@ OPS = st.one_of(
     st.tuples(st.just("noisy"), idx, seed, small_prob, small_prob, small_prob),
     st.tuples(st.just("kraus"), idx, seed, st.integers(1, 4)),
     st.tuples(st.just("u2"), idx, idx, seed, small_prob),
-    st.tuples(st.just("idle"), idx, st.floats(0.0, 5.0), st.floats(0.1, 10.0), st.floats(0.0, 1.0),
-              st.sampled_from(["both", "t1", "t2", "none"])),
+    st.tuples(
+        st.just("idle"),
+        idx,
+        st.floats(0.0, 5.0),
+        st.floats(0.1, 10.0),
+        st.floats(0.0, 1.0),
+        st.sampled_from(["both", "t1", "t2", "none"]),
+    ),
     st.tuples(st.just("dep1"), idx, prob),
     st.tuples(st.just("dep2"), idx, idx, prob),
     st.tuples(st.just("deph"), idx, prob),
@@ -165,7 +171,7 @@ def test_random_circuit_matches_reference(n: int, ops: list[tuple[Any, ...]], da
 
 @pytest.mark.parametrize("simd", KERNELS)
 @pytest.mark.parametrize("n", [6, 7, 8])
-def test_larger_registers_match_fused_numpy(simd: bool, n: int) -> None:
+def test_larger_registers_match_fused_numpy(simd: int, n: int) -> None:
     """Every target position and pair on registers beyond the oracle's reach,
     against the tensordot implementation."""
     rng = np.random.default_rng(n)
@@ -196,24 +202,46 @@ def test_larger_registers_match_fused_numpy(simd: bool, n: int) -> None:
         _engine._set_simd(True)
 
 
+def _layer(eng: StateEngine, qs: list[int], r: np.random.Generator) -> None:
+    """Random channel on every qubit, random 2q gates on two pair patterns."""
+    n = len(qs)
+    for k in range(n):
+        eng.apply_superop_1q(qs[k], channels.kraus_to_superop(_random_kraus(r, 3)))
+        if n > 1:
+            eng.apply_unitary_2q(qs[k], qs[(k + 1) % n], random_unitary(r, 4), p_depol=0.1)
+        if n > 2:
+            eng.apply_unitary_2q(qs[(k + 2) % n], qs[k], random_unitary(r, 4))
+
+
+FAMILIES = [(level, halving) for level in KERNELS for halving in ((False, True) if level else (False,))]
+
+
 @pytest.mark.skipif(len(KERNELS) < 2, reason="CPU without AVX2/FMA: only portable kernels")
 @pytest.mark.parametrize("n", range(1, 9))
-def test_simd_and_portable_kernels_agree(n: int) -> None:
+def test_all_kernel_families_agree(n: int) -> None:
+    """Same circuit on every kernel family (and with/without the Hermitian
+    halving of the 2q kernel), including a non-Hermiticity-preserving
+    superoperator followed by more gates: it must bypass the Pauli-transfer
+    fast path and switch the halving off for that register."""
     rng = np.random.default_rng(100 + n)
     rho = random_density_matrix(rng, n)
     results = []
-    for simd in (True, False):
-        _engine._set_simd(simd)
-        eng = StateEngine(seed=0)
-        qs = [eng.add_qubit() for _ in range(n)]
-        eng.set_state(qs, rho)
-        r = np.random.default_rng(7)
-        for k in range(n):
-            eng.apply_superop_1q(qs[k], channels.kraus_to_superop(_random_kraus(r, 3)))
-            if n > 1:
-                eng.apply_unitary_2q(qs[k], qs[(k + 1) % n], random_unitary(r, 4), p_depol=0.1)
-            if n > 2:
-                eng.apply_unitary_2q(qs[(k + 2) % n], qs[k], random_unitary(r, 4))
-        results.append(eng.density_matrix(qs))
-    _engine._set_simd(True)
-    np.testing.assert_allclose(results[0], results[1], rtol=0, atol=1e-13)
+    try:
+        for level, halving in FAMILIES:
+            assert _engine._set_simd(level) == level
+            _engine._set_halving(halving)
+            eng = StateEngine(seed=0)
+            qs = [eng.add_qubit() for _ in range(n)]
+            eng.set_state(qs, rho)
+            r = np.random.default_rng(7)  # same gates for every family
+            _layer(eng, qs, r)
+            # M -> A M with A not unitary: linear, not Hermiticity-preserving
+            a = r.normal(size=(2, 2)) + 1j * r.normal(size=(2, 2))
+            eng.apply_superop_1q(qs[0], np.kron(a, np.eye(2)))
+            _layer(eng, qs, r)
+            results.append(eng.density_matrix(qs))
+    finally:
+        _engine._set_simd(True)
+        _engine._set_halving(True)
+    for other in results[1:]:
+        np.testing.assert_allclose(other, results[0], rtol=0, atol=1e-11 * np.abs(results[0]).max())

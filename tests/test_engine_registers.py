@@ -99,8 +99,11 @@ def test_set_state_takes_qubits_out_of_existing_registers() -> None:
     assert eng.register_of(a) == (c, a)
     np.testing.assert_allclose(eng.density_matrix([b]), np.eye(2) / 2, atol=1e-15)
     np.testing.assert_allclose(eng.density_matrix([a, c]), bell, atol=1e-15)
-    np.testing.assert_allclose(eng.density_matrix([a, b, c]), np.kron(np.eye(2) / 2, bell)
-                               .reshape(2, 2, 2, 2, 2, 2).transpose(2, 0, 1, 5, 3, 4).reshape(8, 8), atol=1e-15)
+    np.testing.assert_allclose(
+        eng.density_matrix([a, b, c]),
+        np.kron(np.eye(2) / 2, bell).reshape(2, 2, 2, 2, 2, 2).transpose(2, 0, 1, 5, 3, 4).reshape(8, 8),
+        atol=1e-15,
+    )
 
 
 def test_set_state_copies_its_input_and_density_matrix_returns_copies() -> None:
