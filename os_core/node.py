@@ -351,7 +351,9 @@ class Node:
         return {"node": self.name, "device": self.capabilities.name, "platform": self.capabilities.platform.value,
                 "elapsed_ns": elapsed, "busy_ticks": self.executor.busy_ns // tick,
                 "total_ticks": -(-elapsed // tick), "utilisation": self.utilisation(),
-                "physical_instructions": self.executor.physical_count}
+                "physical_instructions": self.executor.physical_count,
+                "allocated_qubits": len(self.memory.allocated()),
+                "processes": {p.name: p.state.value for p in self._processes.values()}}
 
     def close(self) -> None:
         self.device.close()

@@ -42,6 +42,13 @@ class HostDirectory:
         node_names = {i: n for n, i in node_ids.items()}
         roles = dict(node_of_role)
 
+        def node_of(app_name: str) -> str:
+            try:
+                return roles[app_name]
+            except KeyError:
+                raise ValueError(f"no application {app_name!r} in this network "
+                                 f"(applications: {sorted(roles)})") from None
+
         class _Info(NetworkInfo):
             @classmethod
             def _get_node_id(cls, node_name: str) -> int:
@@ -53,11 +60,11 @@ class HostDirectory:
 
             @classmethod
             def get_node_id_for_app(cls, app_name: str) -> int:
-                return node_ids[roles[app_name]]
+                return node_ids[node_of(app_name)]
 
             @classmethod
             def get_node_name_for_app(cls, app_name: str) -> str:
-                return roles[app_name]
+                return node_of(app_name)
 
         self.network_info = _Info
 

@@ -15,6 +15,7 @@ from ..network.mailbox import Mailbox
 from ..network.service import NodeService
 from ..node import Node
 from .connection import HostDirectory
+from .sockets import AppMessageRouter
 
 PLATFORM_FLAVOUR = {"nv": "nv", "trapped_ion": "vanilla"}
 #: Device sizes for application networks: NetQASM's SDK assumes up to five qubits per node.
@@ -26,7 +27,7 @@ class LocalNetwork:
 
     def __init__(self, platform: str, nodes: list[str], *, seed: int | None = None, preset: str = "realistic",
                  request_timeout_s: float = 30.0, device_config: dict[str, Any] | None = None,
-                 node_of_role: dict[str, str] | None = None) -> None:
+                 node_of_role: dict[str, str] | None = None, recv_timeout_s: float = 60.0) -> None:
         if platform not in PLATFORM_FLAVOUR:
             raise ValueError(f"unknown platform {platform!r} (nv or trapped_ion)")
         self.platform = platform
@@ -46,8 +47,10 @@ class LocalNetwork:
                               seed=int(seeds[i].generate_state(1)[0]))
             for i, name in enumerate(nodes)
         }
-        self.directory = HostDirectory(node_of_role or {n: n for n in nodes}, self.node_ids, self.services,
+        roles = node_of_role or {n: n for n in nodes}
+        self.directory = HostDirectory(roles, self.node_ids, self.services,
                                        {n: PLATFORM_FLAVOUR[platform] for n in nodes})
+        self.router = AppMessageRouter(self.mailboxes, roles, recv_timeout_s)
 
     def start(self) -> "LocalNetwork":
         for service in self.services.values():

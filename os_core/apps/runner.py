@@ -21,6 +21,7 @@ from typing import Any, Callable
 import yaml
 
 from ..errors import QNodeOSError
+from .sockets import socket_classes
 
 _RUN_LOCK = threading.Lock()  # netqasm's SDK keeps process-wide state: one application run at a time
 
@@ -147,16 +148,30 @@ def run_roles(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[str
 
 def run_app_dir(path: str | Path, platform: str = "nv", *, seed: int | None = None, preset: str = "ideal",
                 overrides: dict[str, dict[str, Any]] | None = None, timeout_s: float = 300.0,
-                request_timeout_s: float = 30.0) -> AppRun:
-    """Run every role of an application directory on an in-process mock network of ``platform``."""
+                request_timeout_s: float = 30.0, recv_timeout_s: float = 60.0, mode: str = "threads",
+                app_output: str | None = None) -> AppRun:
+    """Run every role of an application directory on a mock network of ``platform``.
+
+    ``mode="threads"``: all nodes in this process (fast); ``mode="processes"``: a device server and
+    one OS process per node, talking over TCP. ``app_output``: a file that receives what the
+    applications print (processes mode), instead of this process's standard output.
+    """
+    if mode == "processes":
+        from .processes import run_app_dir_processes
+
+        return run_app_dir_processes(path, platform, seed=seed, preset=preset, overrides=overrides,
+                                     timeout_s=timeout_s, request_timeout_s=request_timeout_s,
+                                     recv_timeout_s=recv_timeout_s, app_output=app_output)
+    if mode != "threads":
+        raise QNodeOSError(f"unknown mode {mode!r} (threads or processes)")
     from .local_network import LocalNetwork
 
     app = load_app_dir(path)
     with _RUN_LOCK:
         network = LocalNetwork(platform, app.nodes, seed=seed, preset=preset, request_timeout_s=request_timeout_s,
-                               node_of_role=app.node_of_role)
+                               node_of_role=app.node_of_role, recv_timeout_s=recv_timeout_s)
         with network:
-            bind_netqasm(network.directory)
+            bind_netqasm(network.directory, *socket_classes(network.router))
             mains = import_mains(app)
             run = run_roles(app, mains, overrides=overrides, timeout_s=timeout_s)
             run.stats = {name: service.call(service.node.stats) for name, service in network.services.items()}

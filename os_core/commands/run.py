@@ -1,4 +1,6 @@
-"""``qnodeos run PROGRAM``: run NetQASM subroutines (text or binary) on one node and print results.
+"""``qnodeos run PROGRAM``: run NetQASM subroutines (text or binary) on one node and print results;
+``qnodeos run APP_DIR``: run a NetQASM SDK application directory (``app_<role>.py`` files) unchanged on
+a mock NV or trapped-ion network, one node per role.
 
 Several PROGRAM files run as one process, subroutine after subroutine; ``--processes N`` starts N
 copies at once (multitasking on one device). ``--trace FILE`` writes the per-instruction timeline.
@@ -16,10 +18,17 @@ from . import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("run", help="run NetQASM subroutine files on a single node",
-                              description="Run NetQASM subroutines (text .nqasm or binary .bin) on one node.")
+    p = subparsers.add_parser("run", help="run NetQASM subroutine files on a node, or an SDK application directory",
+                              description="Run NetQASM subroutines (text .nqasm or binary .bin) on one node, or a "
+                                          "NetQASM SDK application directory on a mock network.")
     p.add_argument("programs", nargs="+", type=Path, metavar="PROGRAM",
-                   help="subroutine files, run in order as one process")
+                   help="subroutine files, run in order as one process; or one application directory")
+    p.add_argument("--platform", choices=["nv", "trapped_ion"], default="nv",
+                   help="mock network hardware for an application directory")
+    p.add_argument("--mode", choices=["processes", "threads"], default="processes",
+                   help="application directory: one OS process per node (default) or all nodes in this one")
+    p.add_argument("--input", action="append", default=[], metavar="ROLE.NAME=VALUE",
+                   help="application input (a Python literal), e.g. --input sender.theta=1.57")
     p.add_argument("--driver", default="mock-nv", help="QDevice driver name (see `qnodeos drivers`)")
     p.add_argument("--seed", type=int, default=None, help="seed of the mock device (reproducible runs)")
     p.add_argument("--config", type=Path, help="node TOML file ([node] and [driver] tables)")
@@ -46,6 +55,8 @@ def _make_node(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    if len(args.programs) == 1 and args.programs[0].is_dir():
+        return run_app(args)
     if args.processes < 1:
         raise CommandError("--processes must be at least 1")
     sources: list[Any] = []
@@ -88,3 +99,44 @@ def _print_table(results: list[Any], stats: dict[str, Any]) -> None:
         table.add_row(str(r.pid), r.name, r.state.value, json.dumps(r.registers),
                       json.dumps({str(k): v for k, v in r.arrays.items()}), r.error or "")
     Console().print(table)
+
+
+def _parse_inputs(items: list[str]) -> dict[str, dict[str, Any]]:
+    import ast
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        role, dot, name = key.partition(".")
+        if not sep or not dot or not role or not name:
+            raise CommandError(f"--input {item!r}: expected ROLE.NAME=VALUE")
+        try:
+            parsed = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            parsed = value
+        out.setdefault(role, {})[name] = parsed
+    return out
+
+
+def run_app(args: argparse.Namespace) -> int:
+    from qnodeos.apps.runner import run_app_dir
+
+    try:
+        result = run_app_dir(args.programs[0], args.platform, seed=args.seed, preset=args.preset or "realistic",
+                             overrides=_parse_inputs(args.input), mode=args.mode)
+    except QNodeOSError as exc:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        print(json.dumps({"results": result.results, "errors": result.errors, "stats": result.stats},
+                         indent=1, default=repr))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{args.programs[0].name} on a mock {args.platform} network ({args.mode})")
+        for col in ("role", "result", "error"):
+            table.add_column(col)
+        for role in sorted(set(result.results) | set(result.errors)):
+            table.add_row(role, repr(result.results.get(role)), result.errors.get(role, ""))
+        Console().print(table)
+    return 0 if result.ok else 1

@@ -1,0 +1,111 @@
+"""Application classical sockets with NetQASM SDK semantics, carried by the nodes' mailboxes.
+
+``Socket(app_name, remote_app_name, socket_id)`` sends strings (and structured messages) to the peer
+application, wherever its node runs — another thread or another OS process. Messages between two
+applications on one socket id arrive in order; ``recv`` blocks until one arrives, or raises
+``TimeoutError`` naming the peer (default: the host's ``recv_timeout_s``) instead of hanging forever
+when the peer application is gone.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, ClassVar, Optional
+
+from netqasm.sdk.classical_communication.broadcast_channel import BroadcastChannelBySockets
+from netqasm.sdk.classical_communication.message import StructuredMessage
+from netqasm.sdk.classical_communication.socket import Socket
+
+from ..network.mailbox import Mailbox
+
+
+class AppMessageRouter:
+    """Per node: delivers incoming application messages into per-socket queues (created on demand,
+    so a message that arrives before its socket is opened waits for it)."""
+
+    def __init__(self, mailboxes: dict[str, Mailbox], node_of_role: dict[str, str],
+                 recv_timeout_s: float = 60.0) -> None:
+        self.mailboxes = mailboxes  # node name -> mailbox, for the nodes whose apps run in this process
+        self.node_of_role = node_of_role
+        self.recv_timeout_s = recv_timeout_s
+        self._queues: dict[tuple[str, str, int], queue.SimpleQueue] = {}
+        self._lock = threading.Lock()
+        for mailbox in mailboxes.values():
+            mailbox.on("app", self._deliver)
+
+    def queue_for(self, app: str, remote: str, socket_id: int) -> queue.SimpleQueue:
+        key = (app, remote, socket_id)
+        with self._lock:
+            q = self._queues.get(key)
+            if q is None:
+                q = self._queues[key] = queue.SimpleQueue()
+            return q
+
+    def _deliver(self, sender_node: str, msg: dict[str, Any]) -> None:
+        self.queue_for(msg["to"], msg["from"], msg["sid"]).put((msg["structured"], msg["header"], msg["payload"]))
+
+    def send(self, app: str, remote: str, socket_id: int, payload: Any, header: str | None = None,
+             structured: bool = False) -> None:
+        try:
+            src, dst = self.node_of_role[app], self.node_of_role[remote]
+        except KeyError as exc:
+            raise ConnectionError(f"application {exc.args[0]!r} is not placed on any node") from None
+        body = {"from": app, "to": remote, "sid": socket_id, "structured": structured, "header": header,
+                "payload": payload}
+        if src == dst:  # both applications on one node: no network hop
+            self._deliver(src, body)
+        else:
+            self.mailboxes[src].send(dst, "app", **body)
+
+
+def socket_classes(router: AppMessageRouter) -> tuple[type[Socket], type[BroadcastChannelBySockets]]:
+    """(Socket, BroadcastChannel) classes bound to ``router``, for ``netqasm.sdk.external``."""
+    sock = type("Socket", (MailboxSocket,), {"router": router})
+    channel = type("BroadcastChannel", (BroadcastChannelBySockets,), {"_socket_class": sock})
+    return sock, channel
+
+
+class MailboxSocket(Socket):
+    router: ClassVar[AppMessageRouter]
+
+    def __init__(self, app_name: str, remote_app_name: str, socket_id: int = 0, timeout: Optional[float] = None,
+                 use_callbacks: bool = False, log_config: Any = None) -> None:
+        self.app_name, self.remote_app_name, self.socket_id = app_name, remote_app_name, socket_id
+        self._timeout = timeout
+        self.use_callbacks = use_callbacks
+        self._inbox = self.router.queue_for(app_name, remote_app_name, socket_id)
+
+    def _send(self, payload: Any, header: str | None, structured: bool) -> None:
+        self.router.send(self.app_name, self.remote_app_name, self.socket_id, payload, header, structured)
+
+    def _recv(self, block: bool, timeout: Optional[float]) -> tuple[bool, Any, Any]:
+        wait = timeout if timeout is not None else (self._timeout or self.router.recv_timeout_s)
+        try:
+            return self._inbox.get(block=block, timeout=wait if block else None)
+        except queue.Empty:
+            if not block:
+                raise RuntimeError(f"{self.app_name}: no message from {self.remote_app_name} waiting") from None
+            raise TimeoutError(f"{self.app_name}: no message from {self.remote_app_name} (socket "
+                               f"{self.socket_id}) within {wait:g} s; is that application still running?") from None
+
+    def send(self, msg: str) -> None:
+        self._send(msg, None, False)
+
+    def recv(self, block: bool = True, timeout: Optional[float] = None, maxsize: Optional[int] = None) -> str:
+        structured, header, payload = self._recv(block, timeout)
+        return payload if not structured else StructuredMessage(header, payload)  # type: ignore[return-value]
+
+    def send_structured(self, msg: StructuredMessage) -> None:
+        self._send(msg.payload, msg.header, True)
+
+    def recv_structured(self, block: bool = True, timeout: Optional[float] = None,
+                        maxsize: Optional[int] = None) -> StructuredMessage:
+        structured, header, payload = self._recv(block, timeout)
+        return StructuredMessage(header, payload) if structured else StructuredMessage("", payload)
+
+    def send_silent(self, msg: str) -> None:
+        self.send(msg)
+
+    def recv_silent(self, block: bool = True, timeout: Optional[float] = None,
+                    maxsize: Optional[int] = None) -> str:
+        return self.recv(block, timeout, maxsize)

@@ -1,0 +1,54 @@
+"""Network faults with nodes as separate OS processes: a peer node that dies before or during a
+request, and an unknown peer. The survivor gets a clear error, frees every qubit, and its other
+applications are unaffected."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from qnodeos.apps.runner import run_app_dir
+
+APPS = Path(__file__).parent / "network_apps"
+
+
+def test_peer_node_dies_before_receiving():
+    start = time.monotonic()
+    run = run_app_dir(APPS / "peer_dies", "trapped_ion", seed=1, mode="processes", timeout_s=30,
+                      request_timeout_s=2)
+    assert time.monotonic() - start < 20  # no hang: the request timeout ends it
+    assert "timed out" in run.errors["alice"] and "node2" in run.errors["alice"]
+    assert "died" in run.errors["node2"]
+    # carol shares alice's node and is untouched; nothing is left allocated there
+    assert run.results["carol"] == {"outcomes": [1, 1, 1, 1, 1]}
+    node1 = run.stats["node1"]
+    assert node1["allocated_qubits"] == 0
+    assert node1["processes"] == {"alice": "failed", "carol": "done"}
+
+
+def test_peer_node_killed_in_the_middle_of_a_request():
+    run = run_app_dir(APPS / "peer_dies_mid_request", "nv", seed=2, mode="processes", timeout_s=30,
+                      request_timeout_s=2)
+    error = run.errors["alice"]
+    assert "timed out after" in error and "bob" in error
+    done = int(error.split("after ")[1].split("/")[0])
+    assert 0 < done < 2000  # it really died mid-request, after some pairs
+    assert run.stats["alice"]["allocated_qubits"] == 0
+    assert "died" in run.errors["bob"]
+
+
+def test_unknown_peer_application_is_named():
+    for mode in ("threads", "processes"):
+        run = run_app_dir(APPS / "unknown_peer", "nv", seed=1, mode=mode, timeout_s=30)
+        assert "no application 'mallory'" in run.errors["alice"]
+        assert run.results["bob"] == {"ok": True}
+        assert all(s["allocated_qubits"] == 0 for s in run.stats.values())
+
+
+def test_peer_survives_repeated_runs_without_leftover_processes():
+    import multiprocessing
+
+    before = len(multiprocessing.active_children())
+    for _ in range(2):
+        run = run_app_dir(APPS / "unknown_peer", "trapped_ion", mode="processes", timeout_s=30)
+        assert "mallory" in run.errors["alice"]
+    assert len(multiprocessing.active_children()) == before
