@@ -23,6 +23,7 @@ from .trace import Trace
 from .translation import Translator
 
 BLOCKED = -1
+DONE, WAITING, PREEMPTED = "done", "waiting", "preempted"
 _AXES = {"rot_x": Axis.X, "rot_y": Axis.Y, "rot_z": Axis.Z, "crot_x": Axis.X, "crot_y": Axis.Y,
          "rot_x_all": Axis.X, "rot_y_all": Axis.Y, "rot_z_all": Axis.Z}
 _TWO_QUBIT_RULE = {"cnot": "cnot", "cphase": "cphase", "mov": "swap", "swp": "swap"}
@@ -85,9 +86,11 @@ class Executor:
         proc.subroutine_index += 1
         proc.results.append(SubroutineResult(index=proc.subroutine_index, start_ns=self.device.now_ns))
 
-    def run(self, proc: Process) -> bool:
-        """Run ``proc`` until its subroutine ends (True) or it blocks (False). Errors propagate,
-        wrapped in :class:`ExecutionError` naming process, line and instruction."""
+    def run(self, proc: Process, time_slice: int = 100_000, budget: int | None = None) -> str:
+        """Run ``proc`` until its subroutine ends (``DONE``), it must wait (``WAITING``) or it has run
+        ``time_slice`` instructions (``PREEMPTED``, so one endless loop cannot starve the others).
+        A process that exceeds ``budget`` instructions in total fails. Errors propagate, wrapped in
+        :class:`ExecutionError` naming process, line and instruction."""
         sub = proc.current
         ops = sub.ops
         handlers = self._handlers
@@ -95,7 +98,17 @@ class Executor:
         dev = self.device
         pc = proc.pc
         n = len(ops)
+        stop_at = proc.instructions + time_slice
+        if budget is not None:
+            stop_at = min(stop_at, budget)
         while pc < n:
+            if proc.instructions >= stop_at:
+                proc.pc = pc
+                if budget is not None and proc.instructions >= budget:
+                    raise ExecutionError(self._where(proc, pc, ops[pc].instr) + f"exceeded its budget of {budget} "
+                                         "instructions (an endless loop?)")
+                return PREEMPTED
+            proc.instructions += 1
             op = ops[pc]
             t0 = dev.now_ns
             try:
@@ -106,14 +119,14 @@ class Executor:
                 raise ExecutionError(self._where(proc, pc, op.instr) + f"{type(exc).__name__}: {exc}") from exc
             if nxt == BLOCKED:
                 proc.pc = pc
-                return False
+                return WAITING
             record(proc.pid, proc.subroutine_index, pc, op.instr, t0, dev.now_ns, self._last_physical)
             self._last_physical = ()
             pc = nxt
         proc.pc = pc
         proc.results[-1].end_ns = dev.now_ns
         proc.current = None
-        return True
+        return DONE
 
     _last_physical: tuple = ()
 

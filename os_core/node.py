@@ -37,7 +37,7 @@ from qnodeos.hal.registry import DriverRegistry
 from .compiler import CompiledSubroutine, compile_subroutine
 from .entanglement import EntanglementTable
 from .errors import DeadlockError, ProgramError, QNodeOSError
-from .executor import Executor
+from .executor import PREEMPTED, WAITING, Executor
 from .memory import QuantumMemory
 from .process import Process, ProcessState, SubroutineResult
 from .programs import ProgramSource, load_subroutine
@@ -92,7 +92,8 @@ class Node:
     def __init__(self, driver: str | QDevice = "mock-nv", *, name: str = "node", seed: int | None = None,
                  config: dict[str, Any] | None = None, policy: SchedulingPolicy | None = None,
                  trace: bool = True, registry: DriverRegistry | None = None, min_fidelity: float = 0.0,
-                 network: Any = None) -> None:
+                 network: Any = None, time_slice: int = 100_000, max_instructions: int | None = 50_000_000,
+                 max_processes: int = 1024) -> None:
         if isinstance(driver, str):
             registry = registry or DriverRegistry.load()
             device = registry.create(driver, node=name, seed=seed, **(config or {}))
@@ -114,6 +115,9 @@ class Node:
         self._next_pid = 1
         self._start_ns: int | None = None
         self._compiled: dict[bytes | str, CompiledSubroutine] = {}
+        self.time_slice = time_slice
+        self.max_instructions = max_instructions
+        self.max_processes = max_processes
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -169,6 +173,7 @@ class Node:
         if not sources:
             raise ProgramError("a program needs at least one subroutine")
         compiled = deque(self.compile(s, flavour) for s in sources)
+        self._check_process_limit()
         pid = self._next_pid
         self._next_pid += 1
         proc = Process(pid=pid, name=name or f"proc{pid}", priority=priority, pending=compiled,
@@ -220,6 +225,7 @@ class Node:
     def open_process(self, name: str, *, priority: int = 1, max_qubits: int | None = None,
                      on_subroutine_done: Any = None) -> int:
         """A process that stays alive between subroutines, fed one at a time by its host."""
+        self._check_process_limit()
         pid = self._next_pid
         self._next_pid += 1
         proc = Process(pid=pid, name=name, priority=priority, pending=deque(), max_qubits=max_qubits,
@@ -228,6 +234,11 @@ class Node:
         self._processes[pid] = proc
         self.trace.process_names[pid] = name
         return pid
+
+    def _check_process_limit(self) -> None:
+        live = sum(1 for p in self._processes.values() if not p.finished)
+        if live >= self.max_processes:
+            raise QNodeOSError(f"node {self.name} already runs {live} processes (limit {self.max_processes})")
 
     def push_subroutine(self, pid: int, source: ProgramSource, flavour: str | None = None) -> None:
         """Queue one more subroutine for a persistent process (compiled and checked first)."""
@@ -282,11 +293,14 @@ class Node:
         if proc.current is None:
             self.executor.start(proc, proc.pending.popleft())
         try:
-            done = self.executor.run(proc)
+            status = self.executor.run(proc, self.time_slice, self.max_instructions)
         except QNodeOSError as exc:
             self._fail(proc, exc)
             return
-        if not done:
+        if status == PREEMPTED:
+            self.policy.push(proc)
+            return
+        if status == WAITING:
             proc.state = ProcessState.WAITING
             self._waiting.append(proc)
             return

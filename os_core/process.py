@@ -56,6 +56,7 @@ class Process:
     current: Any = None  # the compiled subroutine running now
     pc: int = 0
     subroutine_index: int = -1
+    instructions: int = 0  # NetQASM instructions executed so far (for time slices and the budget)
     results: list[SubroutineResult] = field(default_factory=list)
     error: Exception | None = None
     wake_at_ns: int | None = None

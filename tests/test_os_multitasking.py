@@ -79,3 +79,38 @@ def test_policy_is_replaceable():
     node.run()
     order = sorted(pids, key=lambda pid: node.result(pid).finished_ns)
     assert order == list(reversed(pids))
+
+
+ENDLESS = HEADER + """set Q0 0
+qalloc Q0
+LOOP:
+jmp LOOP
+"""
+
+
+def test_endless_loop_is_preempted_and_stopped_by_the_budget():
+    node = make_node("ion", time_slice=1000, max_instructions=20_000)
+    loop = node.submit(ENDLESS, name="loop")
+    other = node.submit(X_MEASURE, name="other")
+    node.run()
+    looping, served = node.result(loop), node.result(other)
+    assert served.ok and served.registers == {"M0": 1}
+    order = [e.pid for e in node.trace.entries()]
+    last_other = max(i for i, pid in enumerate(order) if pid == other)
+    assert loop in order[:last_other] and loop in order[last_other:]  # served while the loop still ran
+    assert not looping.ok and "exceeded its budget of 20000 instructions" in looping.error
+    assert node.memory.allocated() == {}
+
+
+def test_process_limit_per_node():
+    node = make_node("ion", max_processes=2)
+    node.submit(X_MEASURE)
+    node.submit(X_MEASURE)
+    try:
+        node.submit(X_MEASURE)
+    except Exception as exc:
+        assert "limit 2" in str(exc)
+    else:
+        raise AssertionError("third process accepted")
+    node.run()
+    node.submit(X_MEASURE)  # finished processes no longer count

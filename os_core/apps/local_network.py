@@ -11,6 +11,7 @@ import numpy as np
 
 from qnodeos.drivers.mock_network import build_mock_network
 
+from ..network.keys import network_keys
 from ..network.mailbox import Mailbox
 from ..network.service import NodeService
 from ..node import Node
@@ -27,7 +28,8 @@ class LocalNetwork:
 
     def __init__(self, platform: str, nodes: list[str], *, seed: int | None = None, preset: str = "realistic",
                  request_timeout_s: float = 30.0, device_config: dict[str, Any] | None = None,
-                 node_of_role: dict[str, str] | None = None, recv_timeout_s: float = 60.0) -> None:
+                 node_of_role: dict[str, str] | None = None, recv_timeout_s: float = 60.0,
+                 secure: bool = True, mailbox_factory: Any = Mailbox) -> None:
         if platform not in PLATFORM_FLAVOUR:
             raise ValueError(f"unknown platform {platform!r} (nv or trapped_ion)")
         self.platform = platform
@@ -35,7 +37,10 @@ class LocalNetwork:
         config.update(device_config or {})
         self.devices = build_mock_network(platform, nodes, seed=seed, preset=preset, **config)
         self.node_ids = {name: i for i, name in enumerate(nodes)}
-        self.mailboxes = {name: Mailbox(name) for name in nodes}
+        # Node links are authenticated (CURVE keys per node) unless ``secure=False``; tests can pass a
+        # ``mailbox_factory(name, keys=...)`` to inject faults on the links.
+        self.keys = network_keys(nodes) if secure else {}
+        self.mailboxes = {name: mailbox_factory(name, keys=self.keys.get(name)) for name in nodes}
         for name, box in self.mailboxes.items():
             for peer, other in self.mailboxes.items():
                 if peer != name:

@@ -32,7 +32,7 @@ def node_main(spec: dict[str, Any], channel: Any) -> None:
     service = None
     payload: dict[str, Any] = {"results": {}, "errors": {}, "stats": {}}
     try:
-        mailbox = Mailbox(name)
+        mailbox = Mailbox(name, keys=spec.get("keys"))
         channel.send({"mailbox": mailbox.address})
         peers: dict[str, str] = channel.recv()["peers"]
         for peer, address in peers.items():

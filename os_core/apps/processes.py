@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import QNodeOSError
+from ..network.keys import network_keys
 from .local_network import APP_DEVICE_SIZE, PLATFORM_FLAVOUR
 from .node_process import node_main
 from .runner import AppRun, load_app_dir
@@ -68,6 +69,7 @@ def run_app_dir_processes(path: str | Path, platform: str = "nv", *, seed: int |
         if "error" in addresses:
             raise QNodeOSError(f"device server: {addresses['error']}")
         node_ids = {n: i for i, n in enumerate(nodes)}
+        keys = network_keys(nodes)  # each node process gets its own secret and its peers' public keys
         channels = {}
         for i, name in enumerate(nodes):
             parent_end, child_end = _CTX.Pipe()
@@ -75,7 +77,8 @@ def run_app_dir_processes(path: str | Path, platform: str = "nv", *, seed: int |
                     "node_of_role": app.node_of_role, "flavour": PLATFORM_FLAVOUR[platform],
                     "app_dir": str(app.path), "overrides": overrides or {}, "timeout_s": timeout_s,
                     "request_timeout_s": request_timeout_s, "recv_timeout_s": recv_timeout_s,
-                    "seed": None if seed is None else seed * 7919 + i, "app_output": app_output}
+                    "seed": None if seed is None else seed * 7919 + i, "app_output": app_output,
+                    "keys": keys[name]}
             proc = _CTX.Process(target=node_main, args=(spec, child_end), name=f"qnodeos-node-{name}", daemon=True)
             proc.start()
             child_end.close()

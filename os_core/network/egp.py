@@ -83,7 +83,8 @@ class EntanglementService:
     """Per-node EGP. Runs on the node's thread: executor hooks, :meth:`step` and :meth:`on_message`."""
 
     def __init__(self, node: "Node", mailbox: "Mailbox | None", node_ids: dict[str, int], *,
-                 request_timeout_s: float = 30.0, attempts_per_call: int = 1_000_000, seed: int | None = None) -> None:
+                 request_timeout_s: float = 30.0, attempts_per_call: int = 1_000_000, seed: int | None = None,
+                 max_pending_per_process: int = 64) -> None:
         self.node = node
         self.mailbox = mailbox
         self.node_ids = dict(node_ids)
@@ -97,7 +98,13 @@ class EntanglementService:
         self._recv_slots: dict[tuple[str, int], deque[RecvSlot]] = {}
         self._active: dict[str, deque[EprRequest]] = {}  # per peer, in the order both nodes agree on
         self._pending: dict[tuple[str, int], EprRequest] = {}  # created here, not yet accepted
+        self._seen_creates: set[tuple[str, int]] = set()
+        self._accept_seq: dict[str, int] = {}  # per peer: next sequence number of the ACCEPTs we send
+        self._next_accept: dict[str, int] = {}  # per peer: sequence number of the ACCEPT we expect next
+        self._accepts: dict[str, dict[int, tuple[str, int]]] = {}  # per peer: ACCEPTs that came early
+        self.max_pending_per_process = max_pending_per_process
         self.pairs_delivered = 0
+        self.dropped_messages = 0
 
     # ---- set-up -----------------------------------------------------------------------------
     def open_socket(self, pid: int, socket_id: int, remote_node_id: int, remote_socket_id: int) -> None:
@@ -129,6 +136,10 @@ class EntanglementService:
         timeout = self.request_timeout_s
         if args[L.ARG_MAX_TIME]:
             timeout = args[L.ARG_MAX_TIME] * L.TIME_UNIT_S.get(args[L.ARG_TIME_UNIT] or 0, 1e-6)
+        open_requests = sum(1 for r in self._all_requests() if r.pid == proc.pid)
+        if open_requests >= self.max_pending_per_process:
+            raise ExecutionError(f"process already has {open_requests} open EPR requests "
+                                 f"(limit {self.max_pending_per_process})")
         rid = (self.node.name, next(self._counter))
         local = tuple(args[i] or 0 for i in L.ARG_ROTATION_LOCAL) + (args[L.ARG_AXES_LOCAL] or 0,)
         remote = tuple(args[i] or 0 for i in L.ARG_ROTATION_REMOTE) + (args[L.ARG_AXES_REMOTE] or 0,)
@@ -145,6 +156,10 @@ class EntanglementService:
         if len(arr) % L.RESULT_FIELDS:
             raise ExecutionError(f"recv_epr result array @{results} has {len(arr)} entries, "
                                  f"not a multiple of {L.RESULT_FIELDS}")
+        open_slots = sum(1 for q in self._recv_slots.values() for s in q if s.pid == proc.pid)
+        if open_slots >= self.max_pending_per_process:
+            raise ExecutionError(f"process already has {open_slots} open recv_epr requests "
+                                 f"(limit {self.max_pending_per_process})")
         slot = RecvSlot(proc.pid, len(arr) // L.RESULT_FIELDS, results, q_array, peer,
                         time.monotonic() + self.request_timeout_s)
         self._recv_slots.setdefault((peer, socket_id), deque()).append(slot)
@@ -166,19 +181,40 @@ class EntanglementService:
             raise ExecutionError("this node has no network: entanglement needs a peer node")
         self.mailbox.send(peer, "egp", what=what, **body)
 
-    def on_message(self, sender: str, msg: dict[str, Any]) -> None:
-        what = msg.get("what")
+    def on_message(self, sender: str, msg: Any) -> None:
+        """Handle one control message from ``sender``. Malformed, duplicated or stale messages are
+        dropped (counted in ``dropped_messages``); reordered ACCEPTs are put back in order."""
+        try:
+            what, rid = _validate(msg)
+        except (KeyError, TypeError, ValueError):
+            self.dropped_messages += 1
+            return
         if what == "create":
+            if rid in self._seen_creates or rid[0] != sender:
+                self.dropped_messages += 1  # a duplicate, or a creator claiming to be someone else
+                return
+            self._seen_creates.add(rid)
             self._incoming.setdefault(sender, deque()).append(msg)
             self._match(sender)
         elif what == "accept":
-            req = self._pending.pop(tuple(msg["rid"]), None)  # type: ignore[arg-type]
+            self._accepts.setdefault(sender, {})[msg["seq"]] = rid
+            self._activate_accepted(sender)
+        elif what == "abort":
+            self._abort_local(sender, rid, str(msg.get("reason", "the peer aborted"))[:500])
+
+    def _activate_accepted(self, peer: str) -> None:
+        """Activate accepted requests strictly in the peer's accept order, so both nodes work through
+        the link's requests in the same order even if ACCEPTs arrive out of order."""
+        waiting = self._accepts.get(peer, {})
+        while self._next_accept.get(peer, 0) in waiting:
+            seq = self._next_accept.get(peer, 0)
+            rid = waiting.pop(seq)
+            self._next_accept[peer] = seq + 1
+            req = self._pending.pop(rid, None)
             if req is not None:
                 req.accepted = True
                 req.started_ns = self.node.device.now_ns
-                self._active.setdefault(sender, deque()).append(req)
-        elif what == "abort":
-            self._abort_local(tuple(msg["rid"]), msg.get("reason", "the peer aborted"))  # type: ignore[arg-type]
+                self._active.setdefault(peer, deque()).append(req)
 
     def _match(self, peer: str) -> None:
         """Accept the peer's CREATEs for which a local process is receiving on that socket."""
@@ -192,9 +228,9 @@ class EntanglementService:
             queue.popleft()
             proc = self.node.process(slot.pid)
             rid = tuple(msg["rid"])
-            if msg["number"] != slot.number:
-                reason = (f"peer {peer} creates {msg['number']} pairs but process {slot.pid} on {self.node.name} "
-                          f"receives {slot.number}")
+            if msg["number"] != slot.number or msg["kind"] not in (L.TYPE_K, L.TYPE_M):
+                reason = (f"peer {peer} requests {msg['number']} pairs of type {msg['kind']} but process "
+                          f"{slot.pid} on {self.node.name} receives {slot.number}")
                 self._send(peer, "abort", rid=list(rid), reason=reason)
                 self.node.close_process(slot.pid, ExecutionError(reason))
                 continue
@@ -204,7 +240,9 @@ class EntanglementService:
                              time.monotonic() + msg["timeout"], accepted=True,
                              started_ns=self.node.device.now_ns)
             self._active.setdefault(peer, deque()).append(req)
-            self._send(peer, "accept", rid=list(rid))
+            seq = self._accept_seq.get(peer, 0)
+            self._accept_seq[peer] = seq + 1
+            self._send(peer, "accept", rid=list(rid), seq=seq)
 
     # ---- pair generation ----------------------------------------------------------------------
     def busy(self) -> bool:
@@ -300,6 +338,9 @@ class EntanglementService:
         outcome = executor._measure(q)
         return outcome, basis
 
+    def _all_requests(self) -> list[EprRequest]:
+        return list(self._pending.values()) + [r for q in self._active.values() for r in q]
+
     # ---- failures -----------------------------------------------------------------------------
     def check_timeouts(self) -> None:
         now = time.monotonic()
@@ -309,7 +350,7 @@ class EntanglementService:
                 self.node.close_process(slot.pid, ExecutionError(
                     f"recv_epr from node {slot.peer}: no matching create_epr arrived within "
                     f"{self.request_timeout_s:g} s (is the peer application running?)"))
-        for req in list(self._pending.values()) + [r for q in self._active.values() for r in q]:
+        for req in self._all_requests():
             if now > req.deadline:
                 self._fail(req, ExecutionError(
                     f"EPR request {req.rid[0]}#{req.rid[1]} with node {req.peer} timed out after "
@@ -329,15 +370,15 @@ class EntanglementService:
         if queue is not None and req in queue:
             queue.remove(req)
 
-    def _abort_local(self, rid: tuple[str, int], reason: str) -> None:
-        for req in list(self._pending.values()) + [r for q in self._active.values() for r in q]:
-            if req.rid == rid:
+    def _abort_local(self, sender: str, rid: tuple[str, int], reason: str) -> None:
+        for req in self._all_requests():
+            if req.rid == rid and req.peer == sender:  # a node can only abort its own link's requests
                 self._drop(req)
                 self.node.close_process(req.pid, ExecutionError(f"EPR request aborted by {req.peer}: {reason}"))
 
     def process_ended(self, proc: "Process") -> None:
         """Forget everything of an ended process; tell peers about its unfinished requests."""
-        for req in list(self._pending.values()) + [r for q in self._active.values() for r in q]:
+        for req in self._all_requests():
             if req.pid == proc.pid:
                 self._drop(req)
                 try:
@@ -350,3 +391,32 @@ class EntanglementService:
                 slots.remove(slot)
         for key in [k for k in self._sockets if k[0] == proc.pid]:
             del self._sockets[key]
+
+
+_FIELDS = {
+    "create": {"rid": list, "socket": int, "kind": int, "number": int, "rotation": list, "random_basis": int,
+               "timeout": (int, float)},
+    "accept": {"rid": list, "seq": int},
+    "abort": {"rid": list},
+}
+
+
+def _validate(msg: Any) -> tuple[str, tuple[str, int]]:
+    """Check a control message's shape; return (what, rid) or raise."""
+    if not isinstance(msg, dict):
+        raise TypeError("not a map")
+    what = msg["what"]
+    for key, kind in _FIELDS[what].items():
+        if not isinstance(msg[key], kind) or isinstance(msg[key], bool):
+            raise TypeError(f"{key} has the wrong type")
+    rid = msg["rid"]
+    if len(rid) != 2 or not isinstance(rid[0], str) or not isinstance(rid[1], int):
+        raise ValueError("bad request id")
+    if what == "create":
+        if not 1 <= msg["number"] <= 1_000_000 or msg["socket"] < 0 or not 0 < msg["timeout"] <= 86_400:
+            raise ValueError("out of range")
+        if len(msg["rotation"]) != 4 or not all(isinstance(x, int) for x in msg["rotation"]):
+            raise ValueError("bad rotation")
+    if what == "accept" and msg["seq"] < 0:
+        raise ValueError("bad sequence number")
+    return what, (rid[0], rid[1])

@@ -12,6 +12,9 @@ from typing import Any, Callable
 
 import msgpack
 import zmq
+from zmq.auth.thread import ThreadAuthenticator
+
+from .keys import NodeKeys
 
 Handler = Callable[[str, dict[str, Any]], None]
 
@@ -23,11 +26,26 @@ class MailboxError(Exception):
 class Mailbox:
     """Send messages to named peers; dispatch received ones by kind."""
 
-    def __init__(self, node: str, bind: str = "tcp://127.0.0.1:*", context: zmq.Context | None = None) -> None:
+    def __init__(self, node: str, bind: str = "tcp://127.0.0.1:*", context: zmq.Context | None = None,
+                 keys: NodeKeys | None = None) -> None:
         self.node = node
-        self._ctx = context or zmq.Context.instance()
+        self.keys = keys
+        self.refused: list[str] = []  # public keys of peers refused at the handshake
+        self._auth: ThreadAuthenticator | None = None
+        if keys is not None:
+            # CURVE needs its own context: its authenticator answers for every socket of the context.
+            self._ctx = zmq.Context()
+            self._auth = ThreadAuthenticator(self._ctx)
+            self._auth.start()
+            self._auth.configure_curve_callback(domain="*", credentials_provider=self)
+        else:
+            self._ctx = context or zmq.Context.instance()
         self._router = self._ctx.socket(zmq.ROUTER)
         self._router.setsockopt(zmq.LINGER, 0)
+        if keys is not None:
+            self._router.curve_server = True
+            self._router.curve_publickey = keys.public.encode()
+            self._router.curve_secretkey = keys.secret.encode()
         self._router.bind(bind)
         self.address: str = self._router.getsockopt_string(zmq.LAST_ENDPOINT)
         self._peers: dict[str, zmq.Socket] = {}
@@ -41,9 +59,29 @@ class Mailbox:
         sock = self._ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt_string(zmq.IDENTITY, self.node)
+        if self.keys is not None:
+            try:
+                server_key = self.keys.peers[peer]
+            except KeyError:
+                sock.close(0)
+                raise MailboxError(f"{self.node}: no public key for peer {peer!r}: refusing an "
+                                   "unauthenticated link") from None
+            sock.curve_serverkey = server_key.encode()
+            sock.curve_publickey = self.keys.public.encode()
+            sock.curve_secretkey = self.keys.secret.encode()
         sock.connect(address)
         with self._send_lock:
             self._peers[peer] = sock
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        """ZAP credentials check (called by the authenticator): only listed peers' keys get in."""
+        import zmq.utils.z85
+
+        text = zmq.utils.z85.encode(key).decode() if len(key) == 32 else key.decode(errors="replace")
+        if self.keys is not None and text in self.keys.peers.values():
+            return True
+        self.refused.append(text)
+        return False
 
     def on(self, kind: str, handler: Handler) -> None:
         """Call ``handler(sender, message)`` for every received message of ``kind``."""
@@ -72,8 +110,11 @@ class Mailbox:
         poller = zmq.Poller()
         poller.register(self._router, zmq.POLLIN)
         while not self._closed.is_set():
-            if not poller.poll(50):
-                continue
+            try:
+                if not poller.poll(50):
+                    continue
+            except zmq.ZMQError:
+                break
             try:
                 sender, payload = self._router.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
@@ -98,3 +139,6 @@ class Mailbox:
                 sock.close(0)
             self._peers.clear()
         self._router.close(0)
+        if self._auth is not None:
+            self._auth.stop()
+            self._ctx.term()
