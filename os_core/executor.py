@@ -135,8 +135,8 @@ class Executor:
         return f"process {proc.pid} ({proc.name}), subroutine {proc.subroutine_index}, line {pc} `{instr}`: "
 
     def execute_physical(self, seq: tuple[PhysicalInstruction, ...]) -> Response:
-        """Send physical instructions to the device; raise on refusal; return the last response."""
-        execute = self.device.execute
+        """Send physical instructions to the device (one batch, so a remote or sequencer-based device
+        gets one round trip per NetQASM instruction); raise on refusal; return the last response."""
         resp = None
         classical = self._classical
         tick = self._tick
@@ -144,8 +144,8 @@ class Executor:
             for instr in seq:
                 for q in qubits_of(instr):
                     classical.pop(q, None)
-        for instr in seq:
-            resp = execute(instr)
+        responses = (self.device.execute(seq[0]),) if len(seq) == 1 else self.device.execute_many(seq)
+        for resp in responses:
             if not resp.ok:
                 resp.raise_for_status()
             # Busy time in whole device ticks: an instruction occupies every tick it touches.

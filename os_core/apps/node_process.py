@@ -21,10 +21,12 @@ def node_main(spec: dict[str, Any], channel: Any) -> None:
     from .runner import bind_netqasm, import_mains, load_app_dir, run_roles
     from .sockets import AppMessageRouter, socket_classes
 
+    import sys
+
+    sys.setswitchinterval(1e-4)  # node loop, mailbox and application threads hand over quickly
     name = spec["node"]
     if spec.get("app_output"):  # keep application prints out of the caller's terminal
         import os
-        import sys
 
         log = open(spec["app_output"], "a", buffering=1)
         os.dup2(log.fileno(), 1)

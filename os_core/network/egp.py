@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .mailbox import Mailbox
 
 NETWORK_PID = 0  # the network stack's own reservations in the memory manager
+# Local Pauli corrections (in order) turning the heralded Bell state into Phi+ on the creator's side.
 _CORRECTION = {BellState.PHI_PLUS: (), BellState.PHI_MINUS: ("z",), BellState.PSI_PLUS: ("x",),
                BellState.PSI_MINUS: ("x", "z")}
 
@@ -280,10 +281,12 @@ class EntanglementService:
             return False
         executor = node.executor
         memory.assign(NETWORK_PID, -1, q)
+        executor._classical.pop(q, None)  # about to be entangled: no longer a known basis state
         try:
-            executor.execute_physical((Init(q),))
-            resp = node.device.execute(EntangleAttempt(q, req.peer, max_attempts=self.attempts_per_call))
-            executor.busy_ns += resp.end_ns - resp.start_ns
+            init, resp = node.device.execute_many(
+                (Init(q), EntangleAttempt(q, req.peer, max_attempts=self.attempts_per_call)))
+            init.raise_for_status()
+            executor.busy_ns += resp.end_ns - init.start_ns
         except Exception:
             memory.free(NETWORK_PID, -1)
             raise
@@ -297,9 +300,12 @@ class EntanglementService:
                 return True  # a batch of failed attempts: try again on the next step
             self._fail(req, ExecutionError(f"entanglement with {req.peer} failed: {resp.message}"))
             return True
-        if req.creator:
-            for gate in _CORRECTION[resp.bell_state]:  # type: ignore[index]
-                executor.execute_physical(executor.translator.gate(gate, executor._gates[gate], q))
+        if req.creator and resp.bell_state is not BellState.PHI_PLUS:
+            correction = _CORRECTION[resp.bell_state]  # type: ignore[index]
+            u = np.eye(2)
+            for gate in correction:
+                u = executor._gates[gate] @ u
+            executor.execute_physical(executor.translator.gate("correct-" + "".join(correction), u, q))
         memory.free(NETWORK_PID, -1)
         index = req.done
         req.done += 1
