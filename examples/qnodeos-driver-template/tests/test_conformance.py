@@ -56,3 +56,19 @@ def test_entry_point_is_declared_when_installed():
         pytest.skip("package not installed (pip install -e examples/qnodeos-driver-template)")
     (ep,) = [e for e in dist.entry_points if e.group == "qnodeos.drivers"]
     assert (ep.name, ep.value) == ("template-visa", "qnodeos_driver_template.plugin")
+
+
+def test_listed_by_qnodeos_drivers_when_installed():
+    import json
+    import subprocess
+    import sys
+
+    try:
+        metadata.distribution("qnodeos-driver-template")
+    except metadata.PackageNotFoundError:
+        pytest.skip("package not installed (pip install -e examples/qnodeos-driver-template)")
+    out = subprocess.run([sys.executable, "-m", "qnodeos.cli", "drivers", "--json"], capture_output=True,
+                         text=True, check=True).stdout
+    listed = {d["name"]: d for d in json.loads(out)["drivers"]}
+    assert "template-visa" in listed
+    assert "qnodeos-driver-template" in listed["template-visa"]["origin"]
