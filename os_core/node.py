@@ -367,6 +367,8 @@ class Node:
                 "total_ticks": -(-elapsed // tick), "utilisation": self.utilisation(),
                 "physical_instructions": self.executor.physical_count,
                 "allocated_qubits": len(self.memory.allocated()),
+                "entangled_pairs": len(self.memory.entanglement),
+                "pairs_below_cutoff": len(self.memory.entanglement.expired(self.timebase.now())),
                 "processes": {p.name: p.state.value for p in self._processes.values()}}
 
     def close(self) -> None:

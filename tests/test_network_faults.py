@@ -52,3 +52,13 @@ def test_peer_survives_repeated_runs_without_leftover_processes():
         run = run_app_dir(APPS / "unknown_peer", "trapped_ion", mode="processes", timeout_s=30)
         assert "mallory" in run.errors["alice"]
     assert len(multiprocessing.active_children()) == before
+
+
+def test_minimum_fidelity_above_what_the_link_delivers_is_refused_on_both_sides():
+    run = run_app_dir(APPS / "min_fidelity", "nv", seed=1, preset="realistic", timeout_s=30, request_timeout_s=5)
+    for role in ("alice", "bob"):
+        assert "below this socket's minimum 0.99" in run.errors[role]
+    assert all(s["allocated_qubits"] == 0 for s in run.stats.values())
+    relaxed = run_app_dir(APPS / "min_fidelity", "nv", seed=1, preset="realistic", timeout_s=30,
+                          overrides={"alice": {"min_fidelity": 50}, "bob": {"min_fidelity": 50}})
+    assert relaxed.ok, relaxed.errors

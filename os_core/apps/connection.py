@@ -121,7 +121,8 @@ class QnodeosConnection(BaseNetQASMConnection):
             if SharedMemoryManager.get_shared_memory(self.node_name, key=msg.app_id) is None:
                 SharedMemoryManager.create_shared_memory(self.node_name, key=msg.app_id)
         elif isinstance(msg, OpenEPRSocketMessage):
-            self._service.open_epr_socket(self._pid, msg.epr_socket_id, msg.remote_node_id, msg.remote_epr_socket_id)
+            self._service.open_epr_socket(self._pid, msg.epr_socket_id, msg.remote_node_id, msg.remote_epr_socket_id,
+                                          msg.min_fidelity)
         elif isinstance(msg, StopAppMessage):
             self.block()
             if self._pid is not None:

@@ -78,6 +78,7 @@ class RecvSlot:
 class EprSocket:
     remote_node: str
     remote_socket_id: int
+    min_fidelity: float = 0.0
 
 
 class EntanglementService:
@@ -108,8 +109,18 @@ class EntanglementService:
         self.dropped_messages = 0
 
     # ---- set-up -----------------------------------------------------------------------------
-    def open_socket(self, pid: int, socket_id: int, remote_node_id: int, remote_socket_id: int) -> None:
-        self._sockets[(pid, socket_id)] = EprSocket(self._peer_name(remote_node_id), remote_socket_id)
+    def open_socket(self, pid: int, socket_id: int, remote_node_id: int, remote_socket_id: int,
+                    min_fidelity_percent: int = 100) -> None:
+        """Register an application's EPR socket. NetQASM's default minimum fidelity (100 %) means
+        "no requirement"; a lower figure is checked against what the link can deliver."""
+        minimum = min_fidelity_percent / 100 if 0 < min_fidelity_percent < 100 else 0.0
+        self._sockets[(pid, socket_id)] = EprSocket(self._peer_name(remote_node_id), remote_socket_id, minimum)
+
+    def _check_fidelity(self, sock: EprSocket) -> None:
+        link = self.node.capabilities.entanglement
+        if sock.min_fidelity and link is not None and link.fidelity < sock.min_fidelity:
+            raise ExecutionError(f"the link to {sock.remote_node} delivers pairs of fidelity ~{link.fidelity:.3f}, "
+                                 f"below this socket's minimum {sock.min_fidelity:.2f}")
 
     def _peer_name(self, remote_node_id: int) -> str:
         name = self.node_names.get(remote_node_id)
@@ -125,6 +136,7 @@ class EntanglementService:
         remote_node_id, socket_id, q_array, args_address, results = values
         peer = self._peer_name(remote_node_id)
         sock = self._sockets.get((proc.pid, socket_id), EprSocket(peer, 0))
+        self._check_fidelity(sock)
         args = list(executor._array(proc, args_address))
         if len(args) < L.REQUEST_ARGS:
             raise ExecutionError(f"create_epr argument array @{args_address} has {len(args)} entries, "
@@ -153,6 +165,7 @@ class EntanglementService:
     def recv_epr(self, executor: "Executor", proc: "Process", op: Any, values: tuple) -> None:
         remote_node_id, socket_id, q_array, results = values
         peer = self._peer_name(remote_node_id)
+        self._check_fidelity(self._sockets.get((proc.pid, socket_id), EprSocket(peer, 0)))
         arr = executor._array(proc, results)
         if len(arr) % L.RESULT_FIELDS:
             raise ExecutionError(f"recv_epr result array @{results} has {len(arr)} entries, "

@@ -97,8 +97,9 @@ class NodeService:
         return self.call(functools.partial(self.node.open_process, name, max_qubits=max_qubits,
                                            on_subroutine_done=self._on_done))
 
-    def open_epr_socket(self, pid: int, socket_id: int, remote_node_id: int, remote_socket_id: int) -> None:
-        self.call(self.egp.open_socket, pid, socket_id, remote_node_id, remote_socket_id)
+    def open_epr_socket(self, pid: int, socket_id: int, remote_node_id: int, remote_socket_id: int,
+                        min_fidelity_percent: int = 100) -> None:
+        self.call(self.egp.open_socket, pid, socket_id, remote_node_id, remote_socket_id, min_fidelity_percent)
 
     def run_subroutine(self, pid: int, source: Any, flavour: str | None = None,
                        timeout: float | None = None) -> SubroutineResult:
