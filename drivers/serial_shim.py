@@ -82,16 +82,33 @@ class SerialControllerDevice(QDevice):
 
     @property
     def now_ns(self) -> int:
+        # A simulated controller clock only moves with our own instructions: answer from the last
+        # response instead of a round trip (the OS reads the clock around every instruction).
+        if self.simulated and self._clock is not None:
+            return self._clock
         reply = self._exchange("SYST:TIME?")
         try:
-            return int(reply)
+            self._clock = int(reply)
+            return self._clock
         except ValueError:
             raise DeviceFault(f"{self._who()}: 'SYST:TIME?' answered {reply!r}, not an integer") from None
 
     def execute(self, instruction: PhysicalInstruction) -> Response:
         return self.execute_many([instruction])[0]
 
+    _clock: int | None = None
+
     def execute_many(self, instructions: Iterable[PhysicalInstruction]) -> list[Response]:
+        results = self._execute_many(instructions)
+        if results and self._clock is not None:
+            self._clock = max(self._clock, results[-1].end_ns)
+        return results
+
+    def reset(self) -> None:
+        self._clock = None
+        self._reset()
+
+    def _execute_many(self, instructions: Iterable[PhysicalInstruction]) -> list[Response]:
         """Send the whole sequence in one frame; the reply frame carries every result."""
         instrs = list(instructions)
         if not instrs:
@@ -106,7 +123,7 @@ class SerialControllerDevice(QDevice):
             except ValueError as exc:
                 raise DeviceFault(f"{self._who()}: unusable reply to {_short(command)!r}: {exc}") from None
 
-    def reset(self) -> None:
+    def _reset(self) -> None:
         self._exchange("*RST")
 
     def close(self) -> None:

@@ -106,16 +106,33 @@ class VisaControllerDevice(QDevice):
 
     @property
     def now_ns(self) -> int:
+        # A simulated controller clock only moves with our own instructions: answer from the last
+        # response instead of a round trip (the OS reads the clock around every instruction).
+        if self.simulated and self._clock is not None:
+            return self._clock
         reply = self._with_retry(lambda: self._query("SYST:TIME?"))
         try:
-            return int(reply)
+            self._clock = int(reply)
+            return self._clock
         except ValueError:
             raise DeviceFault(f"{self._who()}: 'SYST:TIME?' answered {reply!r}, not an integer") from None
 
     def execute(self, instruction: PhysicalInstruction) -> Response:
         return self.execute_many([instruction])[0]
 
+    _clock: int | None = None
+
     def execute_many(self, instructions: Iterable[PhysicalInstruction]) -> list[Response]:
+        results = self._execute_many(instructions)
+        if results and self._clock is not None:
+            self._clock = max(self._clock, results[-1].end_ns)
+        return results
+
+    def reset(self) -> None:
+        self._clock = None
+        self._reset()
+
+    def _execute_many(self, instructions: Iterable[PhysicalInstruction]) -> list[Response]:
         """Upload the whole sequence, arm, trigger and read every result: one exchange for a short
         sequence, one per ~4 KB of instructions for a long one."""
         instrs = list(instructions)
@@ -147,7 +164,7 @@ class VisaControllerDevice(QDevice):
 
             return self._with_retry(attempt)
 
-    def reset(self) -> None:
+    def _reset(self) -> None:
         reply = self._with_retry(lambda: self._query("*RST;*OPC?"))
         if reply != "1":
             raise DeviceFault(f"{self._who()}: '*RST;*OPC?' answered {reply!r}, expected '1'")
