@@ -161,3 +161,23 @@ create_epr R0 R1 R2 R3 R4
         result = service.call(lambda: service.node.result(pid))
         assert "open EPR requests (limit 2)" in result.error and "`create_epr" in result.error
         assert service.call(lambda: service.node.memory.allocated()) == {}
+
+
+def test_key_files_from_the_cli_configure_a_network(tmp_path):
+    from qnodeos.cli import main
+    from qnodeos.network.keys import load_node_keys
+
+    assert main(["keys", "generate", "alice", "bob", "--out", str(tmp_path)]) == 0
+    keys = {n: load_node_keys(tmp_path / f"{n}.toml") for n in ("alice", "bob")}
+    assert keys["alice"].peers["bob"] == keys["bob"].public
+    assert (tmp_path / "alice.toml").stat().st_mode & 0o077 == 0  # secrets readable by the owner only
+    network = LocalNetwork("trapped_ion", ["alice", "bob"], keys=keys)
+    with network:
+        got = []
+        network.mailboxes["bob"].on("probe", lambda sender, msg: got.append(sender))
+        network.mailboxes["alice"].send("bob", "probe")
+        assert _wait_for(lambda: got == ["alice"])
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[keys]\npublic = 'x'\n")
+    with pytest.raises(ValueError, match="missing 'secret'"):
+        load_node_keys(broken)

@@ -29,7 +29,8 @@ class LocalNetwork:
     def __init__(self, platform: str, nodes: list[str], *, seed: int | None = None, preset: str = "realistic",
                  request_timeout_s: float = 30.0, device_config: dict[str, Any] | None = None,
                  node_of_role: dict[str, str] | None = None, recv_timeout_s: float = 60.0,
-                 secure: bool = True, mailbox_factory: Any = Mailbox) -> None:
+                 secure: bool = True, mailbox_factory: Any = Mailbox,
+                 keys: dict[str, Any] | None = None) -> None:
         if platform not in PLATFORM_FLAVOUR:
             raise ValueError(f"unknown platform {platform!r} (nv or trapped_ion)")
         self.platform = platform
@@ -39,7 +40,7 @@ class LocalNetwork:
         self.node_ids = {name: i for i, name in enumerate(nodes)}
         # Node links are authenticated (CURVE keys per node) unless ``secure=False``; tests can pass a
         # ``mailbox_factory(name, keys=...)`` to inject faults on the links.
-        self.keys = network_keys(nodes) if secure else {}
+        self.keys = keys if keys is not None else (network_keys(nodes) if secure else {})
         self.mailboxes = {name: mailbox_factory(name, keys=self.keys.get(name)) for name in nodes}
         for name, box in self.mailboxes.items():
             for peer, other in self.mailboxes.items():

@@ -7,9 +7,16 @@ it knows, so an unauthenticated or wrongly keyed peer is refused at the handshak
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import zmq
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -36,3 +43,30 @@ def network_keys(nodes: list[str]) -> dict[str, NodeKeys]:
     """Fresh keys for a fully connected network: every node trusts every other node."""
     pairs = {n: generate_keypair() for n in nodes}
     return {n: NodeKeys(pairs[n][0], pairs[n][1], {p: pairs[p][0] for p in nodes if p != n}) for n in nodes}
+
+
+def write_key_files(nodes: list[str], directory: str | Path) -> dict[str, Path]:
+    """One TOML file per node (its key pair and its peers' public keys); secrets stay in one file each."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, keys in network_keys(nodes).items():
+        lines = ["[keys]", f'public = "{keys.public}"', f'secret = "{keys.secret}"', "", "[keys.peers]"]
+        lines += [f'{peer} = "{key}"' for peer, key in sorted(keys.peers.items())]
+        path = directory / f"{name}.toml"
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o600)
+        paths[name] = path
+    return paths
+
+
+def load_node_keys(path: str | Path) -> NodeKeys:
+    """Read a node's keys from TOML (``[keys]`` public/secret, ``[keys.peers]`` name = public key)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())["keys"]
+        return NodeKeys(data["public"], data["secret"], dict(data.get("peers", {})))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read node keys {path}: {exc}") from None
+    except KeyError as exc:
+        raise ValueError(f"{path}: missing {exc.args[0]!r} in the [keys] table") from None
