@@ -16,7 +16,7 @@ from qnodeos.hal import (Axis, ControlledRotate, Measure, MolmerSorensen, Physic
                          qubits_of)
 
 from .compiler import FIXED_GATES, CompiledSubroutine, Op
-from .errors import ExecutionError, OutOfQubits, PlatformError, QNodeOSError
+from .errors import ExecutionError, OutOfQubits, PlatformError, QNodeOSError, QubitAccessError
 from .memory import QuantumMemory
 from .process import Process, SubroutineResult, register_label
 from .trace import Trace
@@ -39,6 +39,14 @@ def _gate_matrix(mnemonic: str) -> Any:
            "h": vanilla.GateHInstruction, "s": vanilla.GateSInstruction, "k": vanilla.GateKInstruction,
            "t": vanilla.GateTInstruction}[mnemonic]
     return cls(reg=Register(RegisterName.Q, 0)).to_matrix()
+
+
+class _WaitForQubit(Exception):
+    """Raised inside a handler when the instruction must wait for a qubit another process holds."""
+
+    def __init__(self, virtual_id: int) -> None:
+        super().__init__(virtual_id)
+        self.virtual_id = virtual_id
 
 
 class NetworkUnavailable:
@@ -113,6 +121,10 @@ class Executor:
             t0 = dev.now_ns
             try:
                 nxt = handlers[op.kind](proc, op, pc)
+            except _WaitForQubit as wait:
+                vid = wait.virtual_id
+                nxt = self._wait(proc, lambda: self.memory.can_allocate(vid),
+                                 f"the communication qubit (virtual id {vid})", pc, retry=True)
             except QNodeOSError as exc:
                 raise type(exc)(self._where(proc, pc, op.instr) + str(exc)) from exc
             except Exception as exc:  # a device or driver failure: still say where it happened
@@ -126,6 +138,10 @@ class Executor:
         proc.pc = pc
         proc.results[-1].end_ns = dev.now_ns
         proc.current = None
+        while proc.scratch_qubits:
+            vid = proc.scratch_qubits.pop()
+            if vid in self.memory.qubits_of(proc.pid):
+                self.memory.free(proc.pid, vid)
         return DONE
 
     _last_physical: tuple = ()
@@ -165,7 +181,22 @@ class Executor:
         return value
 
     def _qubit(self, proc: Process, operand: tuple) -> int:
-        return self.memory.physical(proc.pid, self._value(proc, operand))
+        vid = self._value(proc, operand)
+        try:
+            return self.memory.physical(proc.pid, vid)
+        except QubitAccessError:
+            if not self.memory.wants_communication(vid):
+                raise
+        # NetQASM's NV compiler treats the electron (virtual qubit 0) as the application's own scratch
+        # qubit and routes gates through it without a qalloc: give it to the process on first use, or
+        # make the process wait while another process holds it.
+        if not self.memory.can_allocate(vid):
+            raise _WaitForQubit(vid)
+        phys = self.memory.allocate(proc.pid, vid)
+        proc.scratch_qubits.add(vid)  # released when the subroutine ends (the compiler swaps it back)
+        self.execute_physical(self.translator.init(phys))
+        self._classical[phys] = 0
+        return phys
 
     @staticmethod
     def _array(proc: Process, address: int) -> list:
@@ -276,12 +307,16 @@ class Executor:
     # ---- quantum ------------------------------------------------------------------------------
     def _op_qalloc(self, proc: Process, op: Op, pc: int) -> int:
         vid = self._value(proc, op.args[0])
+        if vid in proc.scratch_qubits:  # given implicitly earlier in this subroutine: now it is kept
+            proc.scratch_qubits.discard(vid)
+            return pc + 1
         if proc.max_qubits is not None and not 0 <= vid < proc.max_qubits:
             # NetQASM semantics: a process's virtual qubit ids are 0 .. max_qubits-1
             raise ExecutionError(f"virtual qubit id {vid} is outside this process's {proc.max_qubits} qubits "
                                  f"(it may hold at most {proc.max_qubits})")
         try:
             self.memory.allocate(proc.pid, vid)
+            proc.scratch_qubits.discard(vid)
         except OutOfQubits:
             if not self.memory.held_by_others(proc.pid, vid):
                 raise  # nobody else can free one: waiting would never end
@@ -291,7 +326,9 @@ class Executor:
         return pc + 1
 
     def _op_qfree(self, proc: Process, op: Op, pc: int) -> int:
-        self.memory.free(proc.pid, self._value(proc, op.args[0]))
+        vid = self._value(proc, op.args[0])
+        self.memory.free(proc.pid, vid)
+        proc.scratch_qubits.discard(vid)
         return pc + 1
 
     def _op_init(self, proc: Process, op: Op, pc: int) -> int:
@@ -347,8 +384,7 @@ class Executor:
         if ancilla is None:
             ancilla = next((a for a in ancillas if a in self._classical), None)
             if ancilla is None:
-                raise PlatformError(f"qubit {q} is read through a measurable qubit, and all of those hold "
-                                    "quantum states in use")
+                return self._measure_by_swap(q, ancillas)
             keep = self._classical[ancilla]
         outcome = int(self.execute_physical(self.translator.measure(q, ancilla)).outcome)  # type: ignore[arg-type]
         if keep is not None and keep != outcome:
@@ -356,6 +392,21 @@ class Executor:
         self._classical[ancilla] = outcome if keep is None else keep
         self._classical[q] = outcome
         return outcome
+
+    def _measure_by_swap(self, q: int, ancillas: list[int]) -> int:
+        """Every measurable qubit holds a live state: swap ``q``'s state into one, measure it there and
+        swap back, so the other state returns untouched and ``q`` is left in the measured state."""
+        for ancilla in ancillas:
+            try:
+                swap = self.translator.two_qubit("swap", q, ancilla)
+            except PlatformError:
+                continue
+            self.execute_physical(swap)
+            outcome = int(self.execute_physical((Measure(ancilla),)).outcome)  # type: ignore[arg-type]
+            self.execute_physical(swap)
+            self._classical[q] = outcome
+            return outcome
+        raise PlatformError(f"qubit {q} cannot be measured: no measurable qubit it can exchange its state with")
 
     def _process_qubits(self, proc: Process) -> list[int]:
         return [phys for _, phys in sorted(self.memory.qubits_of(proc.pid).items())]

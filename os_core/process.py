@@ -57,6 +57,7 @@ class Process:
     pc: int = 0
     subroutine_index: int = -1
     instructions: int = 0  # NetQASM instructions executed so far (for time slices and the budget)
+    scratch_qubits: set = field(default_factory=set)  # virtual ids given implicitly for this subroutine
     results: list[SubroutineResult] = field(default_factory=list)
     error: Exception | None = None
     wake_at_ns: int | None = None

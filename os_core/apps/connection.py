@@ -96,8 +96,13 @@ class QnodeosConnection(BaseNetQASMConnection):
             compiler = NVSubroutineTranspiler
         self._pid: int | None = None
         self._pending: list[threading.Thread] = []
-        super().__init__(app_name=app_name, node_name=node_name, app_id=app_id or directory.new_app_id(),
-                         max_qubits=max_qubits, compiler=compiler, **kwargs)
+        try:
+            super().__init__(app_name=app_name, node_name=node_name, app_id=app_id or directory.new_app_id(),
+                             max_qubits=max_qubits, compiler=compiler, **kwargs)
+        except BaseException:
+            if self._pid is not None:  # set-up failed after the process was opened: do not leave it behind
+                self._service.close_app(self._pid)
+            raise
 
     def _get_network_info(self) -> type[NetworkInfo]:
         return self.directory.network_info

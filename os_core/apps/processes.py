@@ -22,7 +22,8 @@ from .runner import AppRun, load_app_dir
 _CTX = multiprocessing.get_context("fork")
 
 
-def _device_server_main(platform: str, nodes: list[str], seed: int | None, preset: str, channel: Any) -> None:
+def _device_server_main(platform: str, nodes: list[str], seed: int | None, preset: str,
+                        device_config: dict[str, Any], channel: Any) -> None:
     import sys
 
     from qnodeos.drivers.device_server import DeviceServer
@@ -32,7 +33,8 @@ def _device_server_main(platform: str, nodes: list[str], seed: int | None, prese
     # heralding rendezvous answers the second node without a 5 ms scheduling delay.
     sys.setswitchinterval(1e-4)
     try:
-        devices = build_mock_network(platform, nodes, seed=seed, preset=preset, **APP_DEVICE_SIZE[platform])
+        devices = build_mock_network(platform, nodes, seed=seed, preset=preset,
+                                     **{**APP_DEVICE_SIZE[platform], **device_config})
         server = DeviceServer(devices).start()
         channel.send(server.addresses)
     except BaseException as exc:
@@ -55,7 +57,8 @@ def _recv(channel: Any, what: str, deadline: float) -> Any:
 def run_app_dir_processes(path: str | Path, platform: str = "nv", *, seed: int | None = None,
                           preset: str = "ideal", overrides: dict[str, dict[str, Any]] | None = None,
                           timeout_s: float = 300.0, request_timeout_s: float = 30.0,
-                          recv_timeout_s: float = 60.0, app_output: str | None = None) -> AppRun:
+                          recv_timeout_s: float = 60.0, app_output: str | None = None,
+                          device_config: dict[str, Any] | None = None) -> AppRun:
     """Like :func:`qnodeos.apps.runner.run_app_dir`, with a device server and one process per node."""
     app = load_app_dir(path)
     if platform not in PLATFORM_FLAVOUR:
@@ -65,7 +68,7 @@ def run_app_dir_processes(path: str | Path, platform: str = "nv", *, seed: int |
     procs: list[Any] = []
     server_end, server_child = _CTX.Pipe()
     try:
-        server = _CTX.Process(target=_device_server_main, args=(platform, nodes, seed, preset, server_child),
+        server = _CTX.Process(target=_device_server_main, args=(platform, nodes, seed, preset, device_config or {}, server_child),
                               name="qnodeos-device-server", daemon=True)
         server.start()
         server_child.close()  # only the child keeps it: its death then reads as EOF here

@@ -114,11 +114,16 @@ def import_mains(app: AppDir) -> dict[str, Callable[..., Any]]:
 def run_roles(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[str] | None = None,
               overrides: dict[str, dict[str, Any]] | None = None, timeout_s: float = 300.0) -> AppRun:
     """Call each role's ``main`` in its own thread; collect return values and errors by role."""
+    roles = roles or app.roles
+    with tempfile.TemporaryDirectory(prefix="qnodeos-app-", ignore_cleanup_errors=True) as logdir:
+        return _run_threads(app, mains, roles, overrides, timeout_s, logdir)
+
+
+def _run_threads(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[str],
+                 overrides: dict[str, dict[str, Any]] | None, timeout_s: float, logdir: str) -> AppRun:
     from netqasm.runtime.app_config import AppConfig
     from netqasm.sdk.config import LogConfig
 
-    roles = roles or app.roles
-    logdir = tempfile.mkdtemp(prefix="qnodeos-app-")
     results: dict[str, Any] = {}
     errors: dict[str, str] = {}
 
@@ -149,19 +154,21 @@ def run_roles(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[str
 def run_app_dir(path: str | Path, platform: str = "nv", *, seed: int | None = None, preset: str = "ideal",
                 overrides: dict[str, dict[str, Any]] | None = None, timeout_s: float = 300.0,
                 request_timeout_s: float = 30.0, recv_timeout_s: float = 60.0, mode: str = "threads",
-                app_output: str | None = None) -> AppRun:
+                app_output: str | None = None, device_config: dict[str, Any] | None = None) -> AppRun:
     """Run every role of an application directory on a mock network of ``platform``.
 
     ``mode="threads"``: all nodes in this process (fast); ``mode="processes"``: a device server and
     one OS process per node, talking over TCP. ``app_output``: a file that receives what the
     applications print (processes mode), instead of this process's standard output.
+    ``device_config``: mock-device settings for every node (e.g. ``{"alpha": 0.05}`` on NV).
     """
     if mode == "processes":
         from .processes import run_app_dir_processes
 
         return run_app_dir_processes(path, platform, seed=seed, preset=preset, overrides=overrides,
                                      timeout_s=timeout_s, request_timeout_s=request_timeout_s,
-                                     recv_timeout_s=recv_timeout_s, app_output=app_output)
+                                     recv_timeout_s=recv_timeout_s, app_output=app_output,
+                                     device_config=device_config)
     if mode != "threads":
         raise QNodeOSError(f"unknown mode {mode!r} (threads or processes)")
     from .local_network import LocalNetwork
@@ -169,7 +176,8 @@ def run_app_dir(path: str | Path, platform: str = "nv", *, seed: int | None = No
     app = load_app_dir(path)
     with _RUN_LOCK:
         network = LocalNetwork(platform, app.nodes, seed=seed, preset=preset, request_timeout_s=request_timeout_s,
-                               node_of_role=app.node_of_role, recv_timeout_s=recv_timeout_s)
+                               node_of_role=app.node_of_role, recv_timeout_s=recv_timeout_s,
+                               device_config=device_config)
         with network:
             bind_netqasm(network.directory, *socket_classes(network.router))
             mains = import_mains(app)

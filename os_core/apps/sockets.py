@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Any, ClassVar, Optional
 
 from netqasm.sdk.classical_communication.broadcast_channel import BroadcastChannelBySockets
@@ -61,8 +62,32 @@ class AppMessageRouter:
 def socket_classes(router: AppMessageRouter) -> tuple[type[Socket], type[BroadcastChannelBySockets]]:
     """(Socket, BroadcastChannel) classes bound to ``router``, for ``netqasm.sdk.external``."""
     sock = type("Socket", (MailboxSocket,), {"router": router})
-    channel = type("BroadcastChannel", (BroadcastChannelBySockets,), {"_socket_class": sock})
+    channel = type("BroadcastChannel", (MailboxBroadcastChannel,), {"_socket_class": sock, "router": router})
     return sock, channel
+
+
+class MailboxBroadcastChannel(BroadcastChannelBySockets):
+    """netqasm's socket-per-peer broadcast channel, with a receive that sleeps between polls and gives up
+    after the host's receive timeout instead of spinning forever."""
+
+    router: ClassVar[AppMessageRouter]
+
+    def recv(self, block: bool = True, timeout: Optional[float] = None) -> tuple[str, str]:
+        wait = timeout if timeout is not None else self.router.recv_timeout_s
+        deadline = time.monotonic() + wait
+        pause = 0.0002
+        while True:
+            for remote, socket in self._sockets.items():
+                try:
+                    return remote, socket.recv(block=False)
+                except RuntimeError:
+                    continue
+            if not block:
+                raise RuntimeError("no broadcast message waiting")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no broadcast message from {sorted(self._sockets)} within {wait:g} s")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
 
 
 class MailboxSocket(Socket):

@@ -124,7 +124,10 @@ class EntanglementService:
 
     def _peer_name(self, remote_node_id: int) -> str:
         name = self.node_names.get(remote_node_id)
-        if name is None or name == self.node.name:
+        if name == self.node.name:
+            raise ExecutionError(f"an EPR socket to an application on this same node ({name}): entanglement "
+                                 "needs two different nodes")
+        if name is None:
             known = {n: i for n, i in self.node_ids.items() if n != self.node.name}
             raise ExecutionError(f"unknown peer node id {remote_node_id} (peers: {known})")
         if self.mailbox is not None and name not in self.mailbox.peers:
@@ -288,7 +291,10 @@ class EntanglementService:
             if vid is None:
                 return False
             if vid in memory.qubits_of(req.pid):
-                return False  # sequential use of one id: wait for the process to free the last pair's qubit
+                if vid not in proc.scratch_qubits:
+                    return False  # sequential use of one id: wait for the process to free the last pair's qubit
+                memory.free(req.pid, vid)  # the compiler's scratch electron: the pair replaces it
+                proc.scratch_qubits.discard(vid)
         q = memory.free_communication_qubit()
         if q is None:
             return False
