@@ -23,6 +23,7 @@ from netqasm.backend.messages import (
 from netqasm.sdk.connection import BaseNetQASMConnection
 from netqasm.sdk.network import NetworkInfo
 from netqasm.sdk.shared_memory import SharedMemoryManager
+from netqasm.lang.subroutine import Subroutine
 from netqasm.sdk.transpile import NVSubroutineTranspiler
 
 from ..process import SubroutineResult
@@ -135,12 +136,34 @@ class QnodeosConnection(BaseNetQASMConnection):
         elif isinstance(msg, SignalMessage):
             pass  # every app sends STOP on exit; it does not stop the node
 
+    def commit_protosubroutine(self, protosubroutine: Any, block: bool = True,
+                               callback: Optional[Callable] = None) -> None:
+        """netqasm's flush path, minus formatting the whole subroutine for debug logs nobody reads
+        (that formatting costs more than running the subroutine)."""
+        subroutine = self._builder.subrt_compile_subroutine(protosubroutine)
+        subroutine.instantiate(self.app_id)
+        self.commit_subroutine(subroutine, block, callback)
+        self._builder._reset()
+
+    def commit_subroutine(self, subroutine: Subroutine, block: bool = True,
+                          callback: Optional[Callable] = None) -> None:
+        """Host and node share this process: hand over the Subroutine object itself, skipping the
+        encode/decode round trip (other host messages still go through the binary encoding)."""
+        if block:
+            self._run_subroutine(subroutine)
+            if callback is not None:
+                callback()
+        else:
+            worker = threading.Thread(target=self._run_then, args=(subroutine, callback), daemon=True)
+            self._pending.append(worker)
+            worker.start()
+
     def _run_then(self, raw: bytes, callback: Optional[Callable]) -> None:
         self._run_subroutine(raw)
         if callback is not None:
             callback()
 
-    def _run_subroutine(self, raw: bytes) -> None:
+    def _run_subroutine(self, raw: bytes | Subroutine) -> None:
         result: SubroutineResult = self._service.run_subroutine(self._pid, raw, self._flavour)
         memory = self.shared_memory
         for label, value in result.registers.items():
