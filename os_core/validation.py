@@ -44,7 +44,6 @@ def validate(sub: CompiledSubroutine, translator: Translator, memory: QuantumMem
         if line in targets:
             known.clear()
         kind, args = op.kind, op.args
-        where = f"line {line} `{str(op.instr).strip()}` on {caps.name} ({caps.platform.value})"
         if kind == "set":
             known[args[0][1]] = args[1][1]
             continue
@@ -91,7 +90,8 @@ def validate(sub: CompiledSubroutine, translator: Translator, memory: QuantumMem
             elif kind == "bichromatic" and not _all_pairs_entangle(translator):
                 raise PlatformError("bichromatic acts on every pair of the process's qubits, and this device "
                                     "has no two-qubit gate between some pairs")
-        except PlatformError as exc:
+        except PlatformError as exc:  # only now format the instruction (formatting is slow)
+            where = f"line {line} `{str(op.instr).strip()}` on {caps.name} ({caps.platform.value})"
             raise PlatformError(f"{where}: {exc}") from None
 
 
