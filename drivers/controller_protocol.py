@@ -178,7 +178,8 @@ def encode_instruction(instr: PhysicalInstruction) -> str:
         return f"MEAS {int(instr.qubit)}"
     if isinstance(instr, EntangleAttempt):
         window = "-" if instr.window_start_ns is None else str(int(instr.window_start_ns))
-        return f"ENT {int(instr.qubit)} {quote_token(instr.peer)} {int(instr.max_attempts)} {window}"
+        tag = "" if instr.tag is None else f" {quote_token(instr.tag)}"
+        return f"ENT {int(instr.qubit)} {quote_token(instr.peer)} {int(instr.max_attempts)} {window}{tag}"
     if isinstance(instr, Wait):
         return f"WAIT {int(instr.duration_ns)}"
     raise TypeError(f"not a physical instruction: {instr!r}")
@@ -191,16 +192,13 @@ def decode_instruction(text: str) -> PhysicalInstruction:
     """Parse one compact (or JSON-object) instruction; ``ValueError`` names what is wrong."""
     text = text.strip()
     if text.startswith("{"):
-        try:
-            return from_dict(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"bad JSON instruction {text!r}: {exc}") from None
+        return _instruction_from_json(text)
     parts = text.split(" ")
     op = parts[0].upper()
     if op not in _ARITY:
         raise ValueError(f"unknown instruction mnemonic {parts[0]!r} in {text!r}")
     args = parts[1:]
-    if len(args) != _ARITY[op]:
+    if len(args) != _ARITY[op] and not (op == "ENT" and len(args) == 5):  # ENT's tag is optional
         raise ValueError(f"{op} takes {_ARITY[op]} field(s), got {len(args)} in {text!r}")
     if op == "INIT":
         return Init(_int(args[0], "INIT qubit"))
@@ -216,8 +214,55 @@ def decode_instruction(text: str) -> PhysicalInstruction:
     if op == "ENT":
         window = None if args[3] == "-" else _int(args[3], "ENT window_start_ns")
         return EntangleAttempt(_int(args[0], "ENT qubit"), unquote_token(args[1]),
-                               _int(args[2], "ENT max_attempts"), window)
+                               _int(args[2], "ENT max_attempts"), window,
+                               unquote_token(args[4]) if len(args) == 5 else None)
     return Wait(_int(args[0], "WAIT duration_ns"))
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+#: What each field of a physical instruction must hold (JSON gives any type; the device trusts them).
+_FIELD_CHECKS = {
+    "qubit": (_is_int, "an integer"),
+    "control": (_is_int, "an integer"),
+    "target": (_is_int, "an integer"),
+    "max_attempts": (_is_int, "an integer"),
+    "duration_ns": (_is_int, "an integer"),
+    "window_start_ns": (lambda v: v is None or _is_int(v), "an integer or null"),
+    "angle": (_is_number, "a number"),
+    "axis": (lambda v: isinstance(v, Axis), "x, y or z"),
+    "peer": (lambda v: isinstance(v, str), "a string"),
+    "tag": (lambda v: v is None or isinstance(v, str), "a string or null"),
+    "qubits": (lambda v: isinstance(v, tuple) and len(v) == 2 and all(_is_int(q) for q in v),
+               "a list of two integers"),
+}
+
+
+def _instruction_from_json(text: str) -> PhysicalInstruction:
+    """A JSON-object instruction, its field types checked (``ValueError`` names the bad field)."""
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise ValueError(f"bad JSON instruction {shown!r}: {type(exc).__name__}: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("op"), str):
+        raise ValueError(f"bad JSON instruction {shown!r}: not an object with a string \"op\"")
+    try:
+        instr = from_dict(data)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"bad JSON instruction {shown!r}: {exc}") from None
+    for name in instr.__dataclass_fields__:  # type: ignore[union-attr]
+        check, want = _FIELD_CHECKS[name]
+        value = getattr(instr, name)
+        if not check(value):
+            raise ValueError(f"bad JSON instruction {shown!r}: {name}={value!r} must be {want}")
+    return instr
 
 
 def encode_instructions(instrs: Iterable[PhysicalInstruction]) -> str:
@@ -395,8 +440,8 @@ def encode_capabilities(caps_dict: dict) -> str:
 def decode_capabilities(text: str) -> dict:
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"bad CAPS? reply (not JSON: {exc}): {text[:80]!r}") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError; nesting too deep
+        raise ValueError(f"bad CAPS? reply (not JSON: {type(exc).__name__}: {exc}): {text[:80]!r}") from None
     if not isinstance(data, dict):
         raise ValueError(f"bad CAPS? reply (not an object): {text[:80]!r}")
     return data

@@ -233,6 +233,9 @@ class HeraldingStation:
 
     def _resolve(self, a: _Request, b: _Request) -> tuple[LinkResult, LinkResult]:
         """Both sides are here: align the window, sample once, deliver the state."""
+        if a.instr.tag != b.instr.tag:
+            why = f"the two nodes attempt for different purposes: {a.instr.tag!r} and {b.instr.tag!r}"
+            return self._sync_failure(a, why), self._sync_failure(b, why)
         wa, wb = a.instr.window_start_ns, b.instr.window_start_ns
         if wa != wb:
             why = f"windows differ: {a.device.node!r} asked for {wa}, {b.device.node!r} for {wb}"

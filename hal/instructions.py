@@ -73,13 +73,16 @@ class EntangleAttempt:
 
     Attempts repeat (one per attempt slot) until one is heralded or ``max_attempts`` have failed. Both
     nodes must attempt in the same window; ``window_start_ns`` pins that window (both sides must agree)
-    and ``None`` lets the heralding link align the two devices' clocks.
+    and ``None`` lets the heralding link align the two devices' clocks. ``tag`` names what the attempt
+    is for (e.g. a request and pair number agreed by the two nodes' network stacks): a link pairs
+    only attempts with equal tags, so two nodes working on different requests never share a pair.
     """
 
     qubit: int
     peer: str
     max_attempts: int = 1
     window_start_ns: int | None = None
+    tag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

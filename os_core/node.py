@@ -36,7 +36,7 @@ from qnodeos.hal.registry import DriverRegistry
 
 from .compiler import CompiledSubroutine, compile_subroutine
 from .entanglement import EntanglementTable
-from .errors import DeadlockError, ProgramError, QNodeOSError
+from .errors import DeadlockError, ExecutionError, ProgramError, QNodeOSError
 from .executor import PREEMPTED, WAITING, Executor
 from .memory import QuantumMemory
 from .process import Process, ProcessState, SubroutineResult
@@ -89,6 +89,11 @@ class ProgramResult:
 class Node:
     """The OS of one node: device, memory manager, scheduler, executor, trace."""
 
+    COMPILE_CACHE_SIZE = 256
+    #: Finished processes kept for ``result()``; older ones are forgotten so a long-running node's
+    #: memory stays flat.
+    FINISHED_HISTORY = 1000
+
     def __init__(self, driver: str | QDevice = "mock-nv", *, name: str = "node", seed: int | None = None,
                  config: dict[str, Any] | None = None, policy: SchedulingPolicy | None = None,
                  trace: bool = True, registry: DriverRegistry | None = None, min_fidelity: float = 0.0,
@@ -112,6 +117,7 @@ class Node:
         self._timers = Timers()
         self._waiting: list[Process] = []
         self._processes: dict[int, Process] = {}
+        self._finished: dict[int, None] = {}  # pids of finished processes, oldest first
         self._next_pid = 1
         self._start_ns: int | None = None
         self._compiled: dict[bytes | str, CompiledSubroutine] = {}
@@ -145,6 +151,8 @@ class Node:
         compiled = compile_subroutine(sub)
         validate(compiled, self.translator, self.memory)
         if key is not None:
+            if len(self._compiled) >= self.COMPILE_CACHE_SIZE:  # hosts sending ever-new programs
+                self._compiled.pop(next(iter(self._compiled)))
             self._compiled[(flavour, key)] = compiled  # type: ignore[index]
         return compiled
 
@@ -236,7 +244,7 @@ class Node:
         return pid
 
     def _check_process_limit(self) -> None:
-        live = sum(1 for p in self._processes.values() if not p.finished)
+        live = len(self._processes) - len(self._finished)
         if live >= self.max_processes:
             raise QNodeOSError(f"node {self.name} already runs {live} processes (limit {self.max_processes})")
 
@@ -319,6 +327,13 @@ class Node:
     def _finish(self, proc: Process, state: ProcessState) -> None:
         if self.executor.network is not None and hasattr(self.executor.network, "process_ended"):
             self.executor.network.process_ended(proc)
+        if proc.pid not in self._finished:
+            self._finished[proc.pid] = None
+            while len(self._finished) > self.FINISHED_HISTORY:
+                old = next(iter(self._finished))
+                del self._finished[old]
+                self._processes.pop(old, None)
+                self.trace.process_names.pop(old, None)
         proc.state = state
         proc.finished_ns = self.timebase.now()
         proc.current = None
@@ -330,6 +345,16 @@ class Node:
         self._finish(proc, ProcessState.FAILED)
         if proc.on_subroutine_done is not None:
             proc.on_subroutine_done(proc, exc)
+
+    def fail_waiting(self, error: Exception) -> None:
+        """A failure outside any one process (the device died while idling): every process that was
+        waiting on a timer or an event gets the error, so none waits for ever."""
+        for proc in list(self._processes.values()):
+            if proc.state is ProcessState.WAITING:
+                if proc in self._waiting:
+                    self._waiting.remove(proc)
+                self._fail(proc, ExecutionError(f"node {self.name}: {type(error).__name__}: {error}"))
+        self._timers = Timers()
 
     def _fail_deadlocked(self) -> None:
         for proc in self._waiting:

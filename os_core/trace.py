@@ -3,6 +3,7 @@ operations, from when to when in device time — exportable as JSON and drawable
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,13 +31,19 @@ class TraceEntry:
 class Trace:
     """Cheap to record (a tuple append per instruction); converted to entries only when read."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, max_rows: int | None = None) -> None:
         self.enabled = enabled
-        self._rows: list[tuple] = []
+        # A long-running node keeps only the latest ``max_rows`` instructions.
+        self._rows: list[tuple] | deque = [] if max_rows is None else deque(maxlen=max_rows)
         self.process_names: dict[int, str] = {}
         self.meta: dict[str, Any] = {}
         if not enabled:
             self.record = self._skip  # type: ignore[method-assign]
+
+    def bound(self, max_rows: int) -> None:
+        """Keep only the latest ``max_rows`` rows from now on (for long-running nodes)."""
+        if not isinstance(self._rows, deque) or self._rows.maxlen != max_rows:
+            self._rows = deque(self._rows, maxlen=max_rows)
 
     def record(self, pid: int, subroutine: int, line: int, instr: Any, start: int, end: int,
                physical: tuple) -> None:

@@ -31,6 +31,12 @@ class AppMessageRouter:
         self.recv_timeout_s = recv_timeout_s
         self._queues: dict[tuple[str, str, int], queue.SimpleQueue] = {}
         self._lock = threading.Lock()
+        # Per socket direction: next sequence number to send, next to deliver, and early arrivals, so
+        # messages reach the application once each and in order even if the transport repeats or
+        # reorders them.
+        self._next_out: dict[tuple[str, str, int], int] = {}
+        self._next_in: dict[tuple[str, str, int], int] = {}
+        self._early: dict[tuple[str, str, int], dict[int, tuple]] = {}
         for mailbox in mailboxes.values():
             mailbox.on("app", self._deliver)
 
@@ -43,7 +49,43 @@ class AppMessageRouter:
             return q
 
     def _deliver(self, sender_node: str, msg: dict[str, Any]) -> None:
-        self.queue_for(msg["to"], msg["from"], msg["sid"]).put((msg["structured"], msg["header"], msg["payload"]))
+        try:
+            key, n = (msg["to"], msg["from"], msg["sid"]), msg["n"]
+            item = (msg["structured"], msg["header"], msg["payload"])
+            if not (isinstance(n, int) and self.node_of_role.get(msg["from"]) == sender_node):
+                return  # malformed, or an application that does not live on the sending node
+        except (KeyError, TypeError):
+            return
+        with self._lock:
+            expected = self._next_in.get(key, 0)
+            early = self._early.setdefault(key, {})
+            if n < expected or n in early:
+                return  # a repeat
+            early[n] = (item, time.monotonic())
+            ready = self._release(key, expected, early)
+        target = self.queue_for(*key)
+        for entry in ready:
+            target.put(entry)
+
+    def _release(self, key: tuple[str, str, int], expected: int, early: dict[int, tuple]) -> list:
+        """Take the in-order run starting at ``expected`` out of ``early`` (lock held)."""
+        ready = []
+        while expected in early:
+            ready.append(early.pop(expected)[0])
+            expected += 1
+        self._next_in[key] = expected
+        return ready
+
+    def release_stale(self, key: tuple[str, str, int], grace_s: float = 1.0) -> None:
+        """A message lost on the way holds back the ones after it: after ``grace_s`` skip the gap."""
+        with self._lock:
+            early = self._early.get(key)
+            if not early or time.monotonic() - min(t for _, t in early.values()) < grace_s:
+                return
+            ready = self._release(key, min(early), early)
+        target = self.queue_for(*key)
+        for entry in ready:
+            target.put(entry)
 
     def send(self, app: str, remote: str, socket_id: int, payload: Any, header: str | None = None,
              structured: bool = False) -> None:
@@ -51,7 +93,10 @@ class AppMessageRouter:
             src, dst = self.node_of_role[app], self.node_of_role[remote]
         except KeyError as exc:
             raise ConnectionError(f"application {exc.args[0]!r} is not placed on any node") from None
-        body = {"from": app, "to": remote, "sid": socket_id, "structured": structured, "header": header,
+        with self._lock:
+            n = self._next_out.get((remote, app, socket_id), 0)
+            self._next_out[(remote, app, socket_id)] = n + 1
+        body = {"from": app, "to": remote, "sid": socket_id, "n": n, "structured": structured, "header": header,
                 "payload": payload}
         if src == dst:  # both applications on one node: no network hop
             self._deliver(src, body)
@@ -105,9 +150,16 @@ class MailboxSocket(Socket):
 
     def _recv(self, block: bool, timeout: Optional[float]) -> tuple[bool, Any, Any]:
         wait = timeout if timeout is not None else (self._timeout or self.router.recv_timeout_s)
-        try:
-            return self._inbox.get(block=block, timeout=wait if block else None)
-        except queue.Empty:
+        key = (self.app_name, self.remote_app_name, self.socket_id)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return self._inbox.get(block=block, timeout=min(0.25, max(0.0, deadline - time.monotonic()))
+                                       if block else None)
+            except queue.Empty:
+                self.router.release_stale(key)
+                if block and time.monotonic() < deadline:
+                    continue
             if not block:
                 raise RuntimeError(f"{self.app_name}: no message from {self.remote_app_name} waiting") from None
             raise TimeoutError(f"{self.app_name}: no message from {self.remote_app_name} (socket "

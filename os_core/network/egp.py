@@ -100,10 +100,12 @@ class EntanglementService:
         self._recv_slots: dict[tuple[str, int], deque[RecvSlot]] = {}
         self._active: dict[str, deque[EprRequest]] = {}  # per peer, in the order both nodes agree on
         self._pending: dict[tuple[str, int], EprRequest] = {}  # created here, not yet accepted
-        self._seen_creates: set[tuple[str, int]] = set()
+        self._seen_creates: dict[tuple[str, int], float] = {}  # request id -> when to forget it
         self._accept_seq: dict[str, int] = {}  # per peer: next sequence number of the ACCEPTs we send
         self._next_accept: dict[str, int] = {}  # per peer: sequence number of the ACCEPT we expect next
         self._accepts: dict[str, dict[int, tuple[str, int]]] = {}  # per peer: ACCEPTs that came early
+        self._gap_since: dict[str, float] = {}  # per peer: since when an earlier ACCEPT is missing
+        self.accept_grace_s = min(1.0, request_timeout_s / 4)
         self.max_pending_per_process = max_pending_per_process
         self.pairs_delivered = 0
         self.dropped_messages = 0
@@ -210,12 +212,18 @@ class EntanglementService:
             if rid in self._seen_creates or rid[0] != sender:
                 self.dropped_messages += 1  # a duplicate, or a creator claiming to be someone else
                 return
-            self._seen_creates.add(rid)
+            self._seen_creates[rid] = time.monotonic() + 2 * msg["timeout"]
+            msg["expires"] = time.monotonic() + msg["timeout"]
             self._incoming.setdefault(sender, deque()).append(msg)
             self._match(sender)
         elif what == "accept":
+            if msg["seq"] < self._next_accept.get(sender, 0):
+                self.dropped_messages += 1  # a repeat, or one we stopped waiting for
+                return
             self._accepts.setdefault(sender, {})[msg["seq"]] = rid
             self._activate_accepted(sender)
+            if self._accepts[sender]:
+                self._gap_since.setdefault(sender, time.monotonic())
         elif what == "abort":
             self._abort_local(sender, rid, str(msg.get("reason", "the peer aborted"))[:500])
 
@@ -223,6 +231,8 @@ class EntanglementService:
         """Activate accepted requests strictly in the peer's accept order, so both nodes work through
         the link's requests in the same order even if ACCEPTs arrive out of order."""
         waiting = self._accepts.get(peer, {})
+        if not waiting:
+            self._gap_since.pop(peer, None)
         while self._next_accept.get(peer, 0) in waiting:
             seq = self._next_accept.get(peer, 0)
             rid = waiting.pop(seq)
@@ -234,15 +244,19 @@ class EntanglementService:
                 self._active.setdefault(peer, deque()).append(req)
 
     def _match(self, peer: str) -> None:
-        """Accept the peer's CREATEs for which a local process is receiving on that socket."""
+        """Accept the peer's CREATEs for which a local process is receiving on that socket (any queued
+        CREATE, not only the oldest: one socket's missing receiver must not block the others)."""
         queue = self._incoming.get(peer)
+        if not queue:
+            return
+        waiting: deque = deque()
         while queue:
-            msg = queue[0]
+            msg = queue.popleft()
             slots = self._recv_slots.get((peer, msg["socket"]))
             if not slots:
-                return
+                waiting.append(msg)
+                continue
             slot = slots.popleft()
-            queue.popleft()
             proc = self.node.process(slot.pid)
             rid = tuple(msg["rid"])
             if msg["number"] != slot.number or msg["kind"] not in (L.TYPE_K, L.TYPE_M):
@@ -260,6 +274,7 @@ class EntanglementService:
             seq = self._accept_seq.get(peer, 0)
             self._accept_seq[peer] = seq + 1
             self._send(peer, "accept", rid=list(rid), seq=seq)
+        queue.extend(waiting)
 
     # ---- pair generation ----------------------------------------------------------------------
     def busy(self) -> bool:
@@ -274,7 +289,12 @@ class EntanglementService:
             req = queue[0]
             if req.backoff_until > now:
                 continue
-            if self._generate(req):
+            try:
+                progressed = self._generate(req)
+            except Exception as exc:  # a device failure ends this request (both sides), not the node
+                self._fail(req, ExecutionError(f"entanglement with {req.peer} failed: {type(exc).__name__}: {exc}"))
+                return True
+            if progressed:
                 if req.done >= req.number:
                     queue.popleft()
                 return True
@@ -303,7 +323,8 @@ class EntanglementService:
         executor._classical.pop(q, None)  # about to be entangled: no longer a known basis state
         try:
             init, resp = node.device.execute_many(
-                (Init(q), EntangleAttempt(q, req.peer, max_attempts=self.attempts_per_call)))
+                (Init(q), EntangleAttempt(q, req.peer, max_attempts=self.attempts_per_call,
+                                          tag=f"{req.rid[0]}#{req.rid[1]}/{req.done}")))
             init.raise_for_status()
             executor.busy_ns += resp.end_ns - init.start_ns
         except Exception:
@@ -380,6 +401,25 @@ class EntanglementService:
                 self._fail(req, ExecutionError(
                     f"EPR request {req.rid[0]}#{req.rid[1]} with node {req.peer} timed out after "
                     f"{req.done}/{req.number} pairs: the peer did not take part in time"))
+        for queue in self._incoming.values():  # CREATEs nobody here received before their creator gave up
+            for msg in [m for m in queue if now > m["expires"]]:
+                queue.remove(msg)
+        for rid in [r for r, t in self._seen_creates.items() if now > t]:
+            del self._seen_creates[rid]
+        for peer, since in list(self._gap_since.items()):  # an ACCEPT lost on the way: skip its number
+            if now - since > self.accept_grace_s:
+                del self._gap_since[peer]
+                self._skip_accept_gap(peer)
+
+    def _skip_accept_gap(self, peer: str) -> None:
+        """A request to ``peer`` ended before its ACCEPT arrived (lost, or the peer gave up): stop
+        waiting for that ACCEPT's number so later ones are not held back for ever."""
+        waiting = self._accepts.get(peer)
+        if waiting:
+            self._next_accept[peer] = max(self._next_accept.get(peer, 0), min(waiting))
+            self._activate_accepted(peer)
+            if waiting:
+                self._gap_since[peer] = time.monotonic()
 
     def _fail(self, req: EprRequest, error: Exception) -> None:
         self._drop(req)
@@ -390,12 +430,17 @@ class EntanglementService:
         self.node.close_process(req.pid, error)
 
     def _drop(self, req: EprRequest) -> None:
-        self._pending.pop(req.rid, None)
+        if self._pending.pop(req.rid, None) is not None:
+            self._skip_accept_gap(req.peer)
         queue = self._active.get(req.peer)
         if queue is not None and req in queue:
             queue.remove(req)
 
     def _abort_local(self, sender: str, rid: tuple[str, int], reason: str) -> None:
+        queue = self._incoming.get(sender)
+        if queue:  # a CREATE not yet matched here: forget it
+            for msg in [m for m in queue if tuple(m["rid"]) == rid]:
+                queue.remove(msg)
         for req in self._all_requests():
             if req.rid == rid and req.peer == sender:  # a node can only abort its own link's requests
                 self._drop(req)

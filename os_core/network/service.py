@@ -23,9 +23,12 @@ from .mailbox import Mailbox
 class NodeService:
     """Owns a :class:`Node`, its mailbox and its EGP; runs them on one thread."""
 
+    TRACE_ROWS = 200_000
+
     def __init__(self, node: Node, mailbox: Mailbox | None, node_ids: dict[str, int], *,
                  request_timeout_s: float = 30.0, seed: int | None = None) -> None:
         self.node = node
+        node.trace.bound(self.TRACE_ROWS)  # a service runs for long: keep a bounded timeline
         self.mailbox = mailbox
         self.node_ids = node_ids
         self.egp = EntanglementService(node, mailbox, node_ids, request_timeout_s=request_timeout_s, seed=seed)
@@ -56,20 +59,29 @@ class NodeService:
         return self.call_soon(fn, *args).result(timeout)
 
     def _loop(self) -> None:
-        node, egp = self.node, self.egp
         while not self._stop.is_set():
-            self._drain()
-            if node.step():
-                continue
-            if egp.step():
-                continue
-            egp.check_timeouts()
-            t = node.next_timer_ns()
-            if t is not None and not egp.busy():
-                node.timebase.advance_to(t)
-                continue
-            self._wake.wait(0.005 if egp.busy() else 0.05)
-            self._wake.clear()
+            try:
+                self._turn()
+            except Exception as exc:  # never let the node die: fail what was waiting, keep serving
+                self.node.fail_waiting(exc)
+
+    def _turn(self) -> None:
+        node, egp = self.node, self.egp
+        self._drain()
+        if node.step() or egp.step():
+            return
+        egp.check_timeouts()
+        t = node.next_timer_ns()
+        if t is not None and not egp.busy():
+            node.timebase.advance_to(t)
+            return
+        self._wake.wait(0.005 if egp.busy() else 0.05)
+        self._wake.clear()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the node's loop is running."""
+        return self._thread.is_alive()
 
     def _drain(self) -> None:
         while True:
