@@ -14,7 +14,6 @@ from .compiler import FIXED_GATES, ROTATIONS, TWO_QUBIT, CompiledSubroutine
 from .errors import PlatformError
 from .memory import QuantumMemory
 from .translation import Translator
-from .translation.gates import rotation
 
 _WRITES_REGISTER = {"load", "lea", "add", "sub", "addm", "subm", "mul", "div", "rem", "meas"}
 _BRANCHES = {"jmp", "bez", "bnz", "beq", "bne", "blt", "bge"}
@@ -64,8 +63,8 @@ def validate(sub: CompiledSubroutine, translator: Translator, memory: QuantumMem
                 if kind == "meas":
                     if not translator.can_measure(q) and not translator.measure_ancillas():
                         raise PlatformError(f"virtual qubit {v} cannot be measured on this device")
-                else:
-                    translator.unitary(rotation("x", 0.1), q)
+                elif not translator.can_rotate(q):
+                    raise PlatformError(f"qubit {q} has no native single-qubit rotations")
             elif kind in TWO_QUBIT or kind in ("crot_x", "crot_y"):
                 v0, v1 = vids[0], vids[1]
                 if v0 is None or v1 is None:
@@ -79,7 +78,8 @@ def validate(sub: CompiledSubroutine, translator: Translator, memory: QuantumMem
                     raise PlatformError(f"virtual qubits {v0} and {v1} cannot both be held on this device")
                 try:
                     if kind in ("crot_x", "crot_y"):
-                        translator.pauli_rotation("z", kind[-1], 0.5, reps[v0], reps[v1])
+                        if not translator.can_entangle(reps[v0], reps[v1]):
+                            raise PlatformError("no native two-qubit gate")
                     else:
                         translator.two_qubit(_TWO_QUBIT_RULE[kind], reps[v0], reps[v1])
                 except PlatformError:
@@ -104,8 +104,6 @@ def _all_pairs_entangle(translator: Translator) -> bool:
     n = translator.caps.num_qubits
     for a in range(n):
         for b in range(a + 1, n):
-            try:
-                translator.pauli_rotation("x", "x", 0.5, a, b)
-            except PlatformError:
+            if not translator.can_entangle(a, b):
                 return False
     return True

@@ -54,6 +54,10 @@ class Translator:
                 axes |= op.axes or {Axis.X, Axis.Y, Axis.Z}
         return frozenset(axes)
 
+    def can_rotate(self, qubit: int) -> bool:
+        """Whether any single-qubit gate can be made on ``qubit`` (two native rotation axes)."""
+        return len(self._axes[qubit]) >= 2
+
     def unitary(self, u: np.ndarray, qubit: int) -> tuple[PhysicalInstruction, ...]:
         """Any single-qubit unitary as native rotations on ``qubit``."""
         axes = self._axes[qubit]
@@ -126,6 +130,18 @@ class Translator:
         raise PlatformError(
             f"{self.caps.name} ({self.caps.platform.value}): no native two-qubit gate between qubits "
             f"{q0} and {q1}")
+
+    def can_entangle(self, q0: int, q1: int) -> bool:
+        """Whether (q0, q1) has a native two-qubit gate (cached: validation asks for every gate)."""
+        key = ("can-entangle", q0, q1)
+        known = self._cache.get(key)
+        if known is None:
+            try:
+                self._entangler(q0, q1, 0.5)
+                known = self._cache[key] = (True,)  # type: ignore[assignment]
+            except PlatformError:
+                known = self._cache[key] = ()  # type: ignore[assignment]
+        return bool(known)
 
     def native_two_qubit(self, instr: PhysicalInstruction) -> tuple[PhysicalInstruction, ...]:
         """A platform-flavour instruction that is already native (crot_x, bichromatic …)."""
