@@ -89,6 +89,8 @@ class _DeviceConfig:
                 raise ConfigError(f"{cls.DRIVER} config: defaults file lacks the [{name}] table")
             values.update(cls._known(table, f"defaults [{name}]"))
         if config_file is not None:
+            if not isinstance(config_file, (str, Path)) or not str(config_file):
+                raise ConfigError(f"{cls.DRIVER} config: config_file={_show(config_file)} must be the path of a TOML file")
             values.update(cls._known(_read_toml(Path(config_file), cls.DRIVER), str(config_file)))
         values.update(cls._known(overrides, "keyword overrides"))
         missing = [k for k in cls.keys() if k not in values]
@@ -112,10 +114,13 @@ class _DeviceConfig:
         if kind is int and isinstance(value, float):
             bad_type = bad_type or not value.is_integer()
         if bad_type:
-            raise ConfigError(f"{cls.DRIVER} config: {key}={value!r} must be {'an integer' if kind is int else 'a number'}")
-        value = kind(value)
-        if math.isnan(value) or not rng.contains(value):
-            raise ConfigError(f"{cls.DRIVER} config: {key}={value!r} is out of range {rng}")
+            raise ConfigError(f"{cls.DRIVER} config: {key}={_show(value)} must be {'an integer' if kind is int else 'a number'}")
+        try:
+            value = kind(value)
+        except OverflowError:  # an integer too large for a float
+            raise ConfigError(f"{cls.DRIVER} config: {key}={_show(value)} is out of range {rng}") from None
+        if (isinstance(value, float) and math.isnan(value)) or not rng.contains(value):
+            raise ConfigError(f"{cls.DRIVER} config: {key}={_show(value)} is out of range {rng}")
         return value
 
     def __post_init__(self) -> None:
@@ -129,13 +134,23 @@ class _DeviceConfig:
         return dataclasses.asdict(self)
 
 
+def _show(value: Any) -> str:
+    """A short repr for error messages (huge integers and long strings are abbreviated)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"<{value.bit_length()}-bit integer>"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _read_toml(path: Path, driver: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{driver} config: file {str(path)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
+    except OSError as exc:  # a directory, no permission …
+        raise ConfigError(f"{driver} config: cannot read file {str(path)!r}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{driver} config: file {str(path)!r} is not valid TOML: {exc}") from None
 
 

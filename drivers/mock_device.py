@@ -112,6 +112,8 @@ class MockDevice(QDevice):
                     **overrides: Any) -> "MockDevice":
         """The registry's factory: defaults -> ``preset`` -> ``config_file`` -> ``overrides``."""
         config = cls.CONFIG_CLASS.load(preset=preset, config_file=config_file, **overrides)
+        if state_space is not None and not isinstance(state_space, SharedStateSpace):
+            raise ConfigError(f"state_space must be a SharedStateSpace, not {type(state_space).__name__}")
         return cls(config, node=node, seed=seed, state_space=state_space)
 
     # -- what subclasses provide -------------------------------------------------------------------

@@ -288,7 +288,7 @@ class Executor:
             value = {"add": a + b, "sub": a - b}.get(kind)
             if value is None:
                 value = a * b if kind == "mul" else (a // b if kind == "div" else a % b)
-        proc.regs[args[0][1]] = value
+        proc.regs[args[0][1]] = ((value + 0x80000000) & 0xFFFFFFFF) - 0x80000000  # 32-bit registers
         return pc + 1
 
     _op_add = _op_sub = _op_addm = _op_subm = _op_mul = _op_div = _op_rem = _arith

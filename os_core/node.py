@@ -131,15 +131,27 @@ class Node:
         """Build a node from a TOML file: ``[node]`` name/driver/seed/min_fidelity, ``[driver]`` settings."""
         path = Path(path)
         try:
-            data = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise QNodeOSError(f"cannot read node config {path}: {exc}") from None
-        node = dict(data.get("node", {}))
+        node, driver = data.get("node", {}), data.get("driver", {})
+        if not isinstance(node, dict) or not isinstance(driver, dict):
+            raise QNodeOSError(f"{path}: [node] and [driver] must be tables")
+        node = dict(node)
         unknown = set(node) - {"name", "driver", "seed", "min_fidelity", "trace"}
         if unknown:
             raise QNodeOSError(f"{path}: unknown [node] key(s) {sorted(unknown)}")
+        clash = {"node", "seed"} & set(driver)
+        if clash:
+            raise QNodeOSError(f"{path}: set {sorted(clash)} in [node] (name, seed), not in [driver]")
+        checks = {"name": (str,), "driver": (str,), "seed": (int,), "trace": (bool,), "min_fidelity": (int, float)}
+        for key, types in checks.items():
+            if key in node and (not isinstance(node[key], types) or (key == "seed" and isinstance(node[key], bool))):
+                raise QNodeOSError(f"{path}: [node] {key} = {node[key]!r} has the wrong type")
+        if not 0.0 <= float(node.get("min_fidelity", 0.0)) <= 1.0:
+            raise QNodeOSError(f"{path}: [node] min_fidelity = {node['min_fidelity']!r} is outside 0..1")
         node.update(overrides)
-        return cls(node.pop("driver", "mock-nv"), config=data.get("driver", {}), **node)
+        return cls(node.pop("driver", "mock-nv"), config=driver, **node)
 
     # ---- programs -----------------------------------------------------------------------------
     def compile(self, source: ProgramSource, flavour: str | None = None) -> CompiledSubroutine:
@@ -177,7 +189,13 @@ class Node:
         ``host_delay_ns`` is the host-side time between one subroutine's end and the next's arrival
         (classical processing or messages); other processes use the device meanwhile.
         """
-        sources = [program] if isinstance(program, (str, bytes, Path, Subroutine)) else list(program)
+        if isinstance(program, (str, bytes, Path, Subroutine)):
+            sources = [program]
+        elif isinstance(program, (list, tuple)):
+            sources = list(program)
+        else:
+            raise ProgramError(f"a program is NetQASM text, bytes, a path, a Subroutine or a list of them, "
+                               f"not {type(program).__name__}")
         if not sources:
             raise ProgramError("a program needs at least one subroutine")
         compiled = deque(self.compile(s, flavour) for s in sources)
@@ -199,7 +217,8 @@ class Node:
                 continue
             t = self._timers.next_time()
             if t is None:
-                self._fail_deadlocked()
+                if self._fail_deadlocked():
+                    continue  # failing the stuck ones freed qubits others were waiting for
                 break
             if until_ns is not None and t > until_ns:
                 self.timebase.advance_to(until_ns)
@@ -356,12 +375,21 @@ class Node:
                 self._fail(proc, ExecutionError(f"node {self.name}: {type(error).__name__}: {error}"))
         self._timers = Timers()
 
-    def _fail_deadlocked(self) -> None:
-        for proc in self._waiting:
+    def _fail_deadlocked(self) -> bool:
+        """Nothing is ready and no timer is set: fail the processes waiting for events nothing will
+        deliver. A process that only waits for a qubit is spared while that may free it; returns
+        whether some process may now run."""
+        qubit_waits = [p for p in self._waiting if "qubit" in p.wait_reason]
+        victims = [p for p in self._waiting if p not in qubit_waits] or qubit_waits
+        for proc in victims:
+            self._waiting.remove(proc)
             self._fail(proc, DeadlockError(
                 f"process {proc.pid} ({proc.name}) waits for {proc.wait_reason or 'an event'} "
                 "that nothing will deliver"))
-        self._waiting = []
+        if not self._waiting:
+            return False
+        self._wake()
+        return len(self.policy) > 0 or bool(self._waiting)
 
     # ---- results ------------------------------------------------------------------------------
     def result(self, pid: int) -> ProgramResult:

@@ -237,8 +237,9 @@ class EntanglementService:
             seq = self._next_accept.get(peer, 0)
             rid = waiting.pop(seq)
             self._next_accept[peer] = seq + 1
-            req = self._pending.pop(rid, None)
-            if req is not None:
+            req = self._pending.get(rid)
+            if req is not None and req.peer == peer:  # only the peer a request went to can accept it
+                del self._pending[rid]
                 req.accepted = True
                 req.started_ns = self.node.device.now_ns
                 self._active.setdefault(peer, deque()).append(req)
@@ -262,7 +263,10 @@ class EntanglementService:
             if msg["number"] != slot.number or msg["kind"] not in (L.TYPE_K, L.TYPE_M):
                 reason = (f"peer {peer} requests {msg['number']} pairs of type {msg['kind']} but process "
                           f"{slot.pid} on {self.node.name} receives {slot.number}")
-                self._send(peer, "abort", rid=list(rid), reason=reason)
+                try:
+                    self._send(peer, "abort", rid=list(rid), reason=reason)
+                except ExecutionError:
+                    pass
                 self.node.close_process(slot.pid, ExecutionError(reason))
                 continue
             rot = tuple(msg["rotation"]) if msg["kind"] == L.TYPE_M else (0, 0, 0, 0)
@@ -273,7 +277,10 @@ class EntanglementService:
             self._active.setdefault(peer, deque()).append(req)
             seq = self._accept_seq.get(peer, 0)
             self._accept_seq[peer] = seq + 1
-            self._send(peer, "accept", rid=list(rid), seq=seq)
+            try:
+                self._send(peer, "accept", rid=list(rid), seq=seq)
+            except ExecutionError:
+                self.dropped_messages += 1  # no network to answer on: the creator will time out
         queue.extend(waiting)
 
     # ---- pair generation ----------------------------------------------------------------------

@@ -31,6 +31,7 @@ class Mailbox:
         self.node = node
         self.keys = keys
         self.refused: list[str] = []  # public keys of peers refused at the handshake
+        self.dropped = 0  # malformed messages dropped
         self._auth: ThreadAuthenticator | None = None
         if keys is not None:
             # CURVE needs its own context: its authenticator answers for every socket of the context.
@@ -116,19 +117,20 @@ class Mailbox:
             except zmq.ZMQError:
                 break
             try:
-                sender, payload = self._router.recv_multipart(zmq.NOBLOCK)
+                frames = self._router.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 continue
             except zmq.ZMQError:
                 break
-            try:
+            try:  # anything malformed is dropped; the receive loop must outlive every peer's bytes
+                sender, payload = frames
                 envelope = msgpack.unpackb(payload, raw=False)
                 kind, message = envelope["kind"], envelope["body"]
-            except Exception:  # garbage on the wire: drop it, the protocol's timeouts recover
-                continue
-            handler = self._handlers.get(kind)
-            if handler is not None:
-                handler(sender.decode(), message)
+                handler = self._handlers.get(kind) if isinstance(kind, str) else None
+                if handler is not None:
+                    handler(sender.decode(), message)
+            except Exception:
+                self.dropped += 1
 
     def close(self) -> None:
         self._closed.set()
