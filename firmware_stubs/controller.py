@@ -23,7 +23,7 @@ from collections import OrderedDict, deque
 from typing import Callable
 
 from qnodeos.drivers import controller_protocol as proto
-from qnodeos.hal import QDevice, QDeviceError, Response, Status
+from qnodeos.hal import QDevice, Response, Status
 from qnodeos.hal.instructions import PhysicalInstruction
 
 from .faults import Faults
@@ -96,6 +96,11 @@ class Controller:
                 reply = proto.framed_ok() if reply is None else reply
             except CommandError as exc:
                 reply = proto.framed_error(exc.code, exc.message)
+            size = len(reply.encode("utf-8"))
+            if size > proto.MAX_PAYLOAD:  # cannot travel in one frame: say so instead
+                reply = proto.framed_error(proto.ERR_EXECUTION, (
+                    f"{header}: reply of {size} bytes exceeds the frame limit of {proto.MAX_PAYLOAD} bytes "
+                    "(run fewer instructions per sequence)"))
             self._replies[seq] = (payload, reply)
             while len(self._replies) > proto.RESULTS_KEPT:
                 self._replies.popitem(last=False)
@@ -111,7 +116,12 @@ class Controller:
         fn = self._table.get(header)
         if fn is None:
             raise CommandError(proto.ERR_UNDEFINED_HEADER, f"undefined header {header!r}")
-        return fn(arg)
+        try:
+            return fn(arg)
+        except CommandError:
+            raise
+        except Exception as exc:  # a firmware bug must not take the link down: report it as an error
+            raise CommandError(proto.ERR_EXECUTION, f"{header}: internal error {type(exc).__name__}: {exc}") from exc
 
     def _idn(self, _: str) -> str:
         return self.faults.wrong_idn if self.faults.wrong_idn is not None else self.idn
@@ -206,14 +216,14 @@ class Controller:
             raise CommandError(proto.ERR_ILLEGAL_VALUE, str(exc)) from None
 
     def _run(self, seq_id: str, instrs: list[PhysicalInstruction]) -> None:
-        """Execute once and file the results under ``seq_id``; a device fault becomes a
-        hardware-failure response (the link is fine, the device is not)."""
+        """Execute once and file the results under ``seq_id``; a device fault (or any exception the
+        driver raises) becomes a hardware-failure response (the link is fine, the device is not)."""
         out: list[Response] = []
         for instr in instrs:
             self.executed.append(instr)
             try:
                 out.append(self.device.execute(instr))
-            except QDeviceError as exc:
+            except Exception as exc:  # a QDeviceError, or a driver bug: the device failed, the link did not
                 now = int(self.device.now_ns)
                 out.append(Response(instr, Status.HARDWARE_FAILURE, now, now,
                                     message=f"{type(exc).__name__}: {exc}"))
