@@ -145,7 +145,10 @@ class ReferenceDM:
             e2 = float(np.exp(-dt / (2 * t1)))
         else:
             e2 = 1.0
-        self.amplitude_damp(q, 1.0 - e1)
+        # Amplitude damping written with sqrt(e1) itself: going through gamma = 1 - e1 loses all the
+        # precision of sqrt(1 - gamma) once e1 is tiny (a long idle).
+        self.apply_kraus_1q(q, [np.array([[1, 0], [0, np.sqrt(e1)]], dtype=complex),
+                                np.array([[0, np.sqrt(1.0 - e1)], [0, 0]], dtype=complex)])
         # amplitude damping leaves coherence factor sqrt(e1); dephasing p
         # multiplies it by (1 - 2p)
         self.dephase(q, min(max(0.5 * (1.0 - e2 / np.sqrt(e1)), 0.0), 1.0))

@@ -40,6 +40,14 @@ class AppMessageRouter:
         for mailbox in mailboxes.values():
             mailbox.on("app", self._deliver)
 
+    def reset(self) -> None:
+        """Forget every queued message and sequence number (a new application run starts)."""
+        with self._lock:
+            self._queues.clear()
+            self._next_out.clear()
+            self._next_in.clear()
+            self._early.clear()
+
     def queue_for(self, app: str, remote: str, socket_id: int) -> queue.SimpleQueue:
         key = (app, remote, socket_id)
         with self._lock:
@@ -105,7 +113,11 @@ class AppMessageRouter:
 
 
 def socket_classes(router: AppMessageRouter) -> tuple[type[Socket], type[BroadcastChannelBySockets]]:
-    """(Socket, BroadcastChannel) classes bound to ``router``, for ``netqasm.sdk.external``."""
+    """(Socket, BroadcastChannel) classes bound to ``router``, for ``netqasm.sdk.external``.
+
+    Binding starts a new application run: messages left over from an earlier run (whose receiver
+    failed before reading them) are dropped, so they cannot be read by the next run's applications."""
+    router.reset()
     sock = type("Socket", (MailboxSocket,), {"router": router})
     channel = type("BroadcastChannel", (MailboxBroadcastChannel,), {"_socket_class": sock, "router": router})
     return sock, channel
