@@ -61,6 +61,9 @@ class NetworkUnavailable:
 class Executor:
     """Executes compiled subroutines for processes on one device."""
 
+    #: Classical memory a process may hold in arrays (entries over all its arrays).
+    MAX_ARRAY_ENTRIES = 1 << 22
+
     def __init__(self, device: QDevice, memory: QuantumMemory, trace: Trace, network: Any = None) -> None:
         self.device = device
         self.memory = memory
@@ -255,6 +258,10 @@ class Executor:
         length = self._value(proc, op.args[0])
         if not 0 <= length <= 1 << 20:
             raise ExecutionError(f"array length {length} is out of range")
+        held = sum(len(a) for a in proc.arrays.values()) - len(proc.arrays.get(op.args[1], ()))
+        if held + length > self.MAX_ARRAY_ENTRIES:
+            raise ExecutionError(f"arrays of this process would hold {held + length} entries "
+                                 f"(limit {self.MAX_ARRAY_ENTRIES})")
         proc.arrays[op.args[1]] = [None] * length
         return pc + 1
 

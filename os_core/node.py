@@ -174,10 +174,13 @@ class Node:
         platform_flavour = _PLATFORM_FLAVOUR.get(self.capabilities.platform.value)
         try:
             return load_subroutine(source, "vanilla")
-        except ProgramError:
+        except ProgramError as vanilla_error:
             if platform_flavour is None or not isinstance(source, str):
                 raise
-            return load_subroutine(source, platform_flavour)
+            try:
+                return load_subroutine(source, platform_flavour)
+            except ProgramError:
+                raise vanilla_error from None  # the vanilla reading names the real problem
 
     def submit(self, program: ProgramSource | Sequence[ProgramSource], *, name: str | None = None,
                priority: int = 1, host_delay_ns: int = 0, flavour: str | None = None,

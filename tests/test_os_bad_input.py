@@ -103,3 +103,19 @@ def test_runtime_errors_name_the_instruction():
     node.run()
     error = node.result(pid).error
     assert "div by zero" in error and "line 2" in error
+
+
+def test_array_memory_per_process_is_limited():
+    program = HEADER + "".join(f"set R0 1048576\narray R0 @{k}\n" for k in range(5))
+    node = make_node("ion")
+    pid = node.submit(program)
+    node.run()
+    result = node.result(pid)
+    assert result.state is ProcessState.FAILED and "limit 4194304" in result.error
+    assert sum(len(a) for p in node.processes() for a in p.arrays.values()) <= 4194304
+
+
+def test_parse_error_on_nv_names_the_real_problem():
+    node = make_node("nv")
+    with pytest.raises(ProgramError, match="0x10"):
+        node.submit(HEADER + "set Q0 0\nqalloc Q0\nh Q0\nset R0 0x10\n")
