@@ -16,15 +16,16 @@ from typing import Any, Iterable
 
 import serial
 
-from qnodeos.hal import Capabilities, ConfigError, DeviceFault, DeviceTimeout, QDevice, Response
+from qnodeos.hal import Capabilities, ConfigError, DeviceFault, DeviceTimeout, Response
 from qnodeos.hal.instructions import PhysicalInstruction
 
 from . import controller_protocol as proto
+from .shim_clock import ControllerClock
 
 _POLL_S = 0.05
 
 
-class SerialControllerDevice(QDevice):
+class SerialControllerDevice(ControllerClock):
     """A controller on a serial link, as a :class:`QDevice`.
 
     ``timeout`` bounds each attempt (seconds); a command is sent at most ``retries + 1`` times.
@@ -80,33 +81,8 @@ class SerialControllerDevice(QDevice):
     def capabilities(self) -> Capabilities:
         return self._caps
 
-    @property
-    def now_ns(self) -> int:
-        # A simulated controller clock only moves with our own instructions: answer from the last
-        # response instead of a round trip (the OS reads the clock around every instruction).
-        if self.simulated and self._clock is not None:
-            return self._clock
-        reply = self._exchange("SYST:TIME?")
-        try:
-            self._clock = int(reply)
-            return self._clock
-        except ValueError:
-            raise DeviceFault(f"{self._who()}: 'SYST:TIME?' answered {reply!r}, not an integer") from None
-
-    def execute(self, instruction: PhysicalInstruction) -> Response:
-        return self.execute_many([instruction])[0]
-
-    _clock: int | None = None
-
-    def execute_many(self, instructions: Iterable[PhysicalInstruction]) -> list[Response]:
-        results = self._execute_many(instructions)
-        if results and self._clock is not None:
-            self._clock = max(self._clock, results[-1].end_ns)
-        return results
-
-    def reset(self) -> None:
-        self._clock = None
-        self._reset()
+    def _time_reply(self) -> str:
+        return self._exchange("SYST:TIME?")
 
     def _execute_many(self, instructions: Iterable[PhysicalInstruction]) -> list[Response]:
         """Send the whole sequence in one frame; the reply frame carries every result."""

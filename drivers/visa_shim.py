@@ -24,10 +24,11 @@ from typing import Any, Callable, Iterable, TypeVar
 import pyvisa
 from pyvisa import constants
 
-from qnodeos.hal import Capabilities, ConfigError, DeviceFault, DeviceTimeout, QDevice, Response
+from qnodeos.hal import Capabilities, ConfigError, DeviceFault, DeviceTimeout, Response
 from qnodeos.hal.instructions import PhysicalInstruction
 
 from . import controller_protocol as proto
+from .shim_clock import ControllerClock
 
 
 T = TypeVar("T")
@@ -45,7 +46,7 @@ class _LinkError(Exception):
         self.fault = fault
 
 
-class VisaControllerDevice(QDevice):
+class VisaControllerDevice(ControllerClock):
     """A controller behind a VISA resource, as a :class:`QDevice`.
 
     ``expected_maker`` and ``expected_model`` (class attributes; the model also as an argument) pin
@@ -104,33 +105,8 @@ class VisaControllerDevice(QDevice):
     def capabilities(self) -> Capabilities:
         return self._caps
 
-    @property
-    def now_ns(self) -> int:
-        # A simulated controller clock only moves with our own instructions: answer from the last
-        # response instead of a round trip (the OS reads the clock around every instruction).
-        if self.simulated and self._clock is not None:
-            return self._clock
-        reply = self._with_retry(lambda: self._query("SYST:TIME?"))
-        try:
-            self._clock = int(reply)
-            return self._clock
-        except ValueError:
-            raise DeviceFault(f"{self._who()}: 'SYST:TIME?' answered {reply!r}, not an integer") from None
-
-    def execute(self, instruction: PhysicalInstruction) -> Response:
-        return self.execute_many([instruction])[0]
-
-    _clock: int | None = None
-
-    def execute_many(self, instructions: Iterable[PhysicalInstruction]) -> list[Response]:
-        results = self._execute_many(instructions)
-        if results and self._clock is not None:
-            self._clock = max(self._clock, results[-1].end_ns)
-        return results
-
-    def reset(self) -> None:
-        self._clock = None
-        self._reset()
+    def _time_reply(self) -> str:
+        return self._with_retry(lambda: self._query("SYST:TIME?"))
 
     def _execute_many(self, instructions: Iterable[PhysicalInstruction]) -> list[Response]:
         """Upload the whole sequence, arm, trigger and read every result: one exchange for a short
