@@ -13,17 +13,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from .errors import InvalidQubit, UnsupportedInstruction
-from .instructions import (
-    Axis,
-    ControlledRotate,
-    EntangleAttempt,
-    MolmerSorensen,
-    PhysicalInstruction,
-    Rotate,
-    Wait,
-    instruction_name,
-    qubits_of,
-)
+from .instructions import Axis, EntangleAttempt, PhysicalInstruction, Wait, instruction_name, qubits_of
 
 HAL_VERSION = "1.0"
 
