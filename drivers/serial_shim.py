@@ -77,10 +77,6 @@ class SerialControllerDevice(ControllerClock):
             raise
 
     # ------------------------------------------------------------------------------ QDevice API
-    @property
-    def capabilities(self) -> Capabilities:
-        return self._caps
-
     def _time_reply(self) -> str:
         return self._exchange("SYST:TIME?")
 

@@ -9,14 +9,19 @@ from __future__ import annotations
 import abc
 from typing import Iterable
 
-from qnodeos.hal import DeviceFault, PhysicalInstruction, QDevice, Response
+from qnodeos.hal import Capabilities, DeviceFault, PhysicalInstruction, QDevice, Response
 
 
 class ControllerClock(QDevice):
-    """QDevice base for shims: ``now_ns``, ``execute``, ``execute_many`` and ``reset`` in terms of
-    the transport's ``_time_reply``, ``_execute_many`` and ``_reset``."""
+    """QDevice base for shims: ``capabilities``, ``now_ns``, ``execute``, ``execute_many`` and
+    ``reset`` in terms of the transport's ``_caps``, ``_time_reply``, ``_execute_many`` and ``_reset``."""
 
     _clock: int | None = None
+    _caps: Capabilities  # read from the controller (CAPS?) when the shim connects
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._caps
 
     @abc.abstractmethod
     def _time_reply(self) -> str:

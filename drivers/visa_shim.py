@@ -101,10 +101,6 @@ class VisaControllerDevice(ControllerClock):
             raise
 
     # ------------------------------------------------------------------------------ QDevice API
-    @property
-    def capabilities(self) -> Capabilities:
-        return self._caps
-
     def _time_reply(self) -> str:
         return self._with_retry(lambda: self._query("SYST:TIME?"))
 

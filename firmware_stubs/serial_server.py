@@ -26,6 +26,7 @@ from typing import Callable
 from qnodeos.drivers import controller_protocol as proto
 
 from .controller import Controller
+from .serve import serve_until_interrupted
 
 _POLL_S = 0.05
 
@@ -217,14 +218,7 @@ def main(argv: list[str] | None = None) -> None:
     controller = Controller(build_device(args.device, args.seed))
     server = (PtyControllerServer(controller) if args.transport == "pty"
               else SocketControllerServer(controller, port=args.port)).start()
-    print(f"serving {args.device} on {server.url} (Ctrl-C to stop)", flush=True)
-    try:
-        while True:
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    serve_until_interrupted(server, f"{args.device} on {server.url}")
 
 
 if __name__ == "__main__":

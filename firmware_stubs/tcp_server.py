@@ -19,6 +19,7 @@ from qnodeos.drivers import controller_protocol as proto
 
 from .controller import Controller
 from .faults import garble_text
+from .serve import serve_until_interrupted
 
 _POLL_S = 0.05
 _SEND_LIMIT_S = 2.0
@@ -163,14 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     server = ControllerTCPServer(Controller(build_device(args.device, args.seed)), port=args.port).start()
-    print(f"serving {args.device} on {server.resource} (Ctrl-C to stop)", flush=True)
-    try:
-        while True:
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    serve_until_interrupted(server, f"{args.device} on {server.resource}")
 
 
 if __name__ == "__main__":
