@@ -42,7 +42,8 @@ from qnodeos.hal.responses import Response, Status
 
 from . import channels
 from .config import _DeviceConfig
-from .heralding import HeraldingStation, LinkParams
+from .heralding import HeraldingStation
+from .link_physics import LinkParams
 from .state_space import SharedStateSpace
 
 _ROTATIONS: dict[Axis, Callable[[float], np.ndarray]] = {Axis.X: channels.rx, Axis.Y: channels.ry, Axis.Z: channels.rz}

@@ -21,7 +21,7 @@ from qnodeos.hal.capabilities import (
 from qnodeos.hal.instructions import Axis
 
 from .config import IonConfig
-from .heralding import LinkParams
+from .link_physics import LinkParams
 from .mock_device import MockDevice
 
 

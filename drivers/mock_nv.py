@@ -27,7 +27,7 @@ from qnodeos.hal.capabilities import (
 from qnodeos.hal.instructions import Axis
 
 from .config import NVConfig
-from .heralding import LinkParams
+from .link_physics import LinkParams
 from .mock_device import MockDevice
 
 ELECTRON = 0

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qnodeos.drivers.heralding import HeraldingStation, bell_projector
+from qnodeos.drivers.heralding import HeraldingStation
+from qnodeos.drivers.link_physics import bell_projector
 from qnodeos.drivers.mock_device import MockDevice
 from qnodeos.drivers.mock_ion import MockIonDevice
 from qnodeos.drivers.mock_nv import MockNVDevice, carbon_dephasing_probability
