@@ -1,18 +1,23 @@
 """Frozen, validated configuration of the mock NV and trapped-ion devices.
 
-Values come, in this order (later wins), from the driver's defaults file (``defaults/*.toml``, table
-``[realistic]``), the preset's overrides (table ``[ideal]`` for ``preset="ideal"``), an optional user
-TOML file (flat ``key = value`` pairs) and keyword overrides. Every value is checked against its
-allowed range and every unknown key is refused by name, so a typo never silently falls back to a
-default. Times are nanoseconds of device time; probabilities are per operation.
+Values come, in this order (later wins), from a *preset* of the driver's defaults file
+(``defaults/*.toml``), an optional user TOML file (flat ``key = value`` pairs) and keyword
+overrides. A preset is a table of the defaults file; ``base = "<other table>"`` makes it start from
+another preset (``realistic`` is the QNodeOS-era preset, ``ideal`` the same without noise), and
+``description`` says which experiment it reproduces. Every value is checked against its allowed
+range (or choices) and every unknown key is refused by name, so a typo never silently falls back
+to a default. Times are nanoseconds of device time; probabilities are per operation.
 
 >>> cfg = NVConfig.load(preset="ideal", alpha=0.05)
 >>> cfg.alpha, cfg.ec_gate_error
 (0.05, 0.0)
+>>> "humphreys-2018" in NVConfig.presets()
+True
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import sys
 from dataclasses import dataclass, field
@@ -27,7 +32,8 @@ else:  # pragma: no cover - exercised only on 3.10
     import tomli as tomllib
 
 DEFAULTS_DIR = Path(__file__).with_name("defaults")
-PRESETS = ("realistic", "ideal")
+#: Keys of a preset table that describe the preset instead of setting a value.
+META_KEYS = ("base", "description")
 
 C = TypeVar("C", bound="_DeviceConfig")
 
@@ -54,12 +60,19 @@ class Range:
 
 
 PROB = Range(0.0, 1.0)
+PROB_BELOW_ONE = Range(0.0, 1.0, hi_open=True)
 TIME = Range(0.0, math.inf, lo_open=True)  # coherence times; inf = no decay
 DURATION = Range(0, 10**12)  # integer ns
+LENGTH = Range(0.0, 1e5)  # km of fibre
+NON_NEGATIVE = Range(0.0, 1e6)
 
 
 def _key(kind: type, rng: Range) -> Any:
     return field(metadata={"type": kind, "range": rng})
+
+
+def _choice(*choices: str) -> Any:
+    return field(metadata={"type": str, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -76,18 +89,46 @@ class _DeviceConfig:
         return tuple(f.name for f in dataclasses.fields(cls))
 
     @classmethod
+    def presets(cls) -> dict[str, str]:
+        """Preset name -> description, in the defaults file's order."""
+        return {name: str(table.get("description", "")) for name, table in cls._tables().items()}
+
+    @classmethod
+    def preset_values(cls, preset: str) -> dict[str, Any]:
+        """The raw values ``preset`` sets, its ``base`` chain resolved (not yet validated)."""
+        tables = cls._tables()
+        if not isinstance(preset, str) or preset not in tables:
+            raise ConfigError(f"{cls.DRIVER} config: preset={_show(preset)} is unknown "
+                              f"(choose one of {', '.join(tables)})")
+        chain: list[str] = []
+        name: Any = preset
+        while name is not None:
+            if name in chain:
+                raise ConfigError(f"{cls.DRIVER} config: presets {' -> '.join(chain + [name])} form a cycle")
+            if name not in tables:
+                raise ConfigError(f"{cls.DRIVER} config: preset [{chain[-1]}] has base={_show(name)}, "
+                                  f"which is not a table of {cls.DEFAULTS_FILE}")
+            chain.append(name)
+            name = tables[name].get("base")
+        values: dict[str, Any] = {}
+        for name in reversed(chain):
+            table = {k: v for k, v in tables[name].items() if k not in META_KEYS}
+            values.update(cls._known(table, f"defaults [{name}]"))
+        return values
+
+    @classmethod
+    def _tables(cls) -> dict[str, dict[str, Any]]:
+        tables = _read_toml(DEFAULTS_DIR / cls.DEFAULTS_FILE, cls.DRIVER)
+        bad = [k for k, v in tables.items() if not isinstance(v, dict)]
+        if bad:
+            raise ConfigError(f"{cls.DRIVER} config: {cls.DEFAULTS_FILE} has top-level key(s) {bad} outside a preset table")
+        return tables
+
+    @classmethod
     def load(cls: type[C], *, preset: str = "realistic", config_file: str | Path | None = None,
              **overrides: Any) -> C:
-        """Defaults, then preset, then ``config_file``, then ``overrides``; validated."""
-        if preset not in PRESETS:
-            raise ConfigError(f"{cls.DRIVER} config: preset={preset!r} is unknown (choose one of {PRESETS})")
-        tables = _read_toml(DEFAULTS_DIR / cls.DEFAULTS_FILE, cls.DRIVER)
-        values: dict[str, Any] = {}
-        for name in ["realistic"] + ([preset] if preset != "realistic" else []):
-            table = tables.get(name)
-            if not isinstance(table, dict):
-                raise ConfigError(f"{cls.DRIVER} config: defaults file lacks the [{name}] table")
-            values.update(cls._known(table, f"defaults [{name}]"))
+        """Preset (its base chain first), then ``config_file``, then ``overrides``; validated."""
+        values = cls.preset_values(preset)
         if config_file is not None:
             if not isinstance(config_file, (str, Path)) or not str(config_file):
                 raise ConfigError(f"{cls.DRIVER} config: config_file={_show(config_file)} must be the path of a TOML file")
@@ -109,7 +150,13 @@ class _DeviceConfig:
     @classmethod
     def _coerce(cls, key: str, value: Any) -> Any:
         meta = next(f.metadata for f in dataclasses.fields(cls) if f.name == key)
-        kind, rng = meta["type"], meta["range"]
+        kind = meta["type"]
+        if kind is str:
+            choices = meta["choices"]
+            if not isinstance(value, str) or value not in choices:
+                raise ConfigError(f"{cls.DRIVER} config: {key}={_show(value)} must be one of {', '.join(choices)}")
+            return value
+        rng = meta["range"]
         bad_type = isinstance(value, bool) or not isinstance(value, (int, float))
         if kind is int and isinstance(value, float):
             bad_type = bad_type or not value.is_integer()
@@ -143,6 +190,18 @@ def _show(value: Any) -> str:
 
 
 def _read_toml(path: Path, driver: str) -> dict[str, Any]:
+    if path.parent == DEFAULTS_DIR:
+        return _read_defaults(path, driver)
+    return _parse_toml(path, driver)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_defaults(path: Path, driver: str) -> dict[str, Any]:
+    """The shipped defaults files never change while running: parse each once."""
+    return _parse_toml(path, driver)
+
+
+def _parse_toml(path: Path, driver: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
@@ -156,7 +215,17 @@ def _read_toml(path: Path, driver: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class NVConfig(_DeviceConfig):
-    """Mock NV centre: electron (qubit 0, communication) + ``carbons`` nuclear spins (memory)."""
+    """Mock NV centre: electron (qubit 0, communication) + ``carbons`` nuclear spins (memory).
+
+    Link keys (see :class:`~qnodeos.drivers.link_physics.LinkParams`): ``scheme`` single-click
+    (default) or double-click (Barrett-Kok); ``detection_efficiency`` / ``peer_detection_efficiency``
+    this node's and the peer's photon detection probability at zero fibre length;
+    ``phase_noise_deg`` the interferometer phase uncertainty sigma; fibre and batch timing.
+    ``carbon_phase_per_reset_rad``: r.m.s. phase a carbon picks up while a bright electron is reset
+    (coupling x reset time); each attempt shrinks carbon coherence by 1 - a (1 - exp(-x^2/2)) per
+    excitation round with bright population a. ``ionisation_probability``: per attempt; an ionised
+    NV loses every stored state and the batch ends in a hardware failure.
+    """
 
     DRIVER: ClassVar[str] = "mock-nv"
     DEFAULTS_FILE: ClassVar[str] = "mock_nv.toml"
@@ -182,17 +251,36 @@ class NVConfig(_DeviceConfig):
     ec_gate_error: float = _key(float, PROB)
     readout_error_0: float = _key(float, PROB)
     readout_error_1: float = _key(float, PROB)
+    scheme: str = _choice("single-click", "double-click")
     attempt_duration_ns: int = _key(int, Range(1, 10**12))
     alpha: float = _key(float, Range(0.0, 0.5, lo_open=True))
     detection_efficiency: float = _key(float, PROB)
+    peer_detection_efficiency: float = _key(float, PROB)
     dark_count_probability: float = _key(float, PROB)
     visibility: float = _key(float, PROB)
-    carbon_dephasing_attempts_1e: float = _key(float, TIME)
+    double_excitation_probability: float = _key(float, PROB)
+    phase_noise_deg: float = _key(float, Range(0.0, 1e3))
+    fibre_length_km: float = _key(float, LENGTH)
+    fibre_attenuation_db_per_km: float = _key(float, Range(0.0, 100.0))
+    fibre_ns_per_km: float = _key(float, NON_NEGATIVE)
+    attempts_per_batch: int = _key(int, Range(1, 10**9))
+    cr_check_ns: int = _key(int, DURATION)
+    cr_check_failure_probability: float = _key(float, PROB_BELOW_ONE)
+    phase_stabilisation_ns: int = _key(int, DURATION)
+    ionisation_probability: float = _key(float, PROB)
+    carbon_phase_per_reset_rad: float = _key(float, Range(0.0, 1e3))
 
 
 @dataclass(frozen=True)
 class IonConfig(_DeviceConfig):
-    """Mock trapped-ion string: ``ions`` identical qubits, all-to-all Molmer-Sorensen."""
+    """Mock trapped-ion string: ``ions`` identical qubits, all-to-all Molmer-Sorensen.
+
+    ``dephasing``: ``exponential`` (Markovian, coherence exp(-t/T2)) or ``gaussian`` (quasi-static
+    field noise, coherence exp(-(t/T2)^2) counted from the ion's last reset). ``emission_fidelity``:
+    ion-photon Bell-state fidelity of one emission; the link is double-click (two-photon Bell-state
+    measurement) with the fibre and batch timing of :class:`NVConfig` (``batch_overhead_ns``: fixed
+    time at the start of every batch, e.g. cooling).
+    """
 
     DRIVER: ClassVar[str] = "mock-trapped-ion"
     DEFAULTS_FILE: ClassVar[str] = "mock_trapped_ion.toml"
@@ -202,6 +290,7 @@ class IonConfig(_DeviceConfig):
     tick_ns: int = _key(int, Range(1, 10**9))
     t1_ns: float = _key(float, TIME)
     t2_ns: float = _key(float, TIME)
+    dephasing: str = _choice("exponential", "gaussian")
     init_ns: int = _key(int, DURATION)
     gate_ns: int = _key(int, DURATION)
     ms_gate_ns: int = _key(int, DURATION)
@@ -213,5 +302,12 @@ class IonConfig(_DeviceConfig):
     readout_error_1: float = _key(float, PROB)
     attempt_duration_ns: int = _key(int, Range(1, 10**12))
     detection_efficiency: float = _key(float, PROB)
+    peer_detection_efficiency: float = _key(float, PROB)
     dark_count_probability: float = _key(float, PROB)
     visibility: float = _key(float, PROB)
+    emission_fidelity: float = _key(float, Range(0.25, 1.0))
+    fibre_length_km: float = _key(float, LENGTH)
+    fibre_attenuation_db_per_km: float = _key(float, Range(0.0, 100.0))
+    fibre_ns_per_km: float = _key(float, NON_NEGATIVE)
+    attempts_per_batch: int = _key(int, Range(1, 10**9))
+    batch_overhead_ns: int = _key(int, DURATION)

@@ -100,6 +100,7 @@ class MockDevice(QDevice):
         self._links: dict[str, HeraldingStation] = {}
         self._handles = [self._space.add_qubit() for _ in self._caps.qubits]
         self._last = [0] * len(self._handles)
+        self._reset_at = [0] * len(self._handles)  # when each qubit last started afresh (see _idle)
         self._coherence = [(q.t1_ns, q.t2_ns) for q in self._caps.qubits]
         self._handlers: dict[type, Callable[[Any, NativeOperation | None], Response]] = {
             Init: self._init, Rotate: self._rotate, ControlledRotate: self._two_qubit,
@@ -128,6 +129,20 @@ class MockDevice(QDevice):
 
     def _on_attempts(self, attempts: int) -> None:
         """Hook: side effects of ``attempts`` entanglement attempts on the other qubits."""
+
+    def after_attempt_batch(self, attempts: int, rng: np.random.Generator | None = None) -> str | None:
+        """Check the device after a batch of ``attempts`` entanglement attempts (the heralding
+        station calls this at the end of each batch, ``rng`` = its own generator for
+        reproducibility). None when the device is fine; otherwise the reason of a hardware failure,
+        which the station reports as ``Status.HARDWARE_FAILURE`` (the stored states are then lost)."""
+        return None
+
+    def _idle(self, q: int, t_from: int, t_to: int) -> None:
+        """Idle decoherence of qubit ``q`` from ``t_from`` to ``t_to`` (Markovian T1/T2 here;
+        subclasses may use ``self._reset_at[q]`` for noise that remembers when the qubit started)."""
+        t1, t2 = self._coherence[q]
+        if not (math.isinf(t1) and math.isinf(t2)):
+            self._space.idle(self._handles[q], t_to - t_from, t1, t2)
 
     # -- QDevice -----------------------------------------------------------------------------------
     @property
@@ -176,13 +191,22 @@ class MockDevice(QDevice):
             angle = getattr(instruction, "angle", 0.0)
             if not math.isfinite(angle):
                 return self._refuse(instruction, Status.UNSUPPORTED, f"{self._caps.name}: angle {angle!r} is not finite")
-            return self._handlers[type(instruction)](instruction, op)
+            response = self._handlers[type(instruction)](instruction, op)
+            self._note_fresh_state(instruction, response)
+            return response
+
+    def _note_fresh_state(self, instr: PhysicalInstruction, response: Response) -> None:
+        """Record when a qubit's state started afresh (initialised, measured, newly heralded)."""
+        fresh = (isinstance(instr, (Init, Measure)) and response.ok) or (
+            isinstance(instr, EntangleAttempt) and response.status in (Status.ENTANGLED, Status.ENT_FAILURE))
+        if fresh:
+            self._reset_at[instr.qubit] = response.end_ns
 
     def reset(self) -> None:
         with self._lock:
             for i, h in enumerate(self._handles):
                 self._space.reset(h)
-                self._last[i] = self._now
+                self._last[i] = self._reset_at[i] = self._now
 
     def density_matrix(self, qubits: Sequence[int]) -> np.ndarray:
         """Reduced state of ``qubits`` at the current clock (mock-only API, for tests and the SDK's
@@ -212,11 +236,8 @@ class MockDevice(QDevice):
 
     def _touch(self, q: int, t: int) -> None:
         """Bring qubit ``q``'s idle decoherence up to time ``t``."""
-        dt = t - self._last[q]
-        if dt > 0:
-            t1, t2 = self._coherence[q]
-            if not (math.isinf(t1) and math.isinf(t2)):
-                self._space.idle(self._handles[q], dt, t1, t2)
+        if t > self._last[q]:
+            self._idle(q, self._last[q], t)
         self._last[q] = max(self._last[q], t)
 
     # -- instruction handlers ----------------------------------------------------------------------

@@ -2,11 +2,17 @@
 
 Each ion can be initialised, rotated about X, Y or Z, measured and entangled with a remote node
 (double-click heralding); every pair of ions shares a Molmer-Sorensen gate exp(-i theta/2 X(x)X).
-Ions dephase (T2) but do not decay (T1 = inf by default).
+Ions dephase (T2) but do not decay (T1 = inf by default). With ``dephasing = "gaussian"`` the
+dephasing is quasi-static (a slowly drifting magnetic field): a superposition keeps
+exp(-(tau/T2)^2) of its coherence after tau of free evolution, tau counted from the ion's last
+initialisation, measurement or herald (gates in between are not treated as echoes). The lazy idle
+model applies the matching share exp(-(tau1^2 - tau0^2)/T2^2) for each idle interval [tau0, tau1].
+Field noise common to the whole string (collective dephasing) is not modelled.
 """
 from __future__ import annotations
 
 import itertools
+import math
 
 from qnodeos.hal.capabilities import (
     Capabilities,
@@ -33,8 +39,26 @@ class MockIonDevice(MockDevice):
 
     def link_params(self) -> LinkParams:
         c = self.config
-        return LinkParams("double-click", c.detection_efficiency, c.dark_count_probability, c.visibility,
-                          c.attempt_duration_ns)
+        return LinkParams(
+            "double-click", c.detection_efficiency, c.dark_count_probability, c.visibility, c.attempt_duration_ns,
+            peer_detection_efficiency=c.peer_detection_efficiency, emission_fidelity=c.emission_fidelity,
+            fibre_length_km=c.fibre_length_km, fibre_attenuation_db_per_km=c.fibre_attenuation_db_per_km,
+            fibre_ns_per_km=c.fibre_ns_per_km, attempts_per_batch=c.attempts_per_batch,
+            batch_fixed_overhead_ns=c.batch_overhead_ns)
+
+    def _idle(self, q: int, t_from: int, t_to: int) -> None:
+        if self.config.dephasing == "exponential":
+            super()._idle(q, t_from, t_to)
+            return
+        t1, t2 = self._coherence[q]
+        h = self._handles[q]
+        if not math.isinf(t1):
+            self._space.idle(h, t_to - t_from, t1, math.inf)  # population decay (and its T2 = 2 T1 part)
+        if not math.isinf(t2):
+            start = self._reset_at[q]
+            tau0, tau1 = max(0, t_from - start), max(0, t_to - start)
+            keep = math.exp(-(tau1 * tau1 - tau0 * tau0) / (t2 * t2))
+            self._space.dephase(h, (1.0 - keep) / 2.0)
 
     def _build_capabilities(self) -> Capabilities:
         c = self.config

@@ -5,14 +5,23 @@ attempts. Qubits 1..n are carbons: init, rotations about X, Y and Z, and the ele
 conditional rotation (electron control, carbon target) — the only two-qubit gate. Carbons cannot be
 measured directly (the OS maps their state onto the electron first), and two carbons never interact.
 
-Every electron entanglement attempt dephases the carbons a little (the electron's random spin state
-during the attempt shifts their precession): per attempt p = (1 - exp(-1/N)) / 2, N =
-``carbon_dephasing_attempts_1e`` attempts to 1/e coherence (Kalb et al., Phys. Rev. Applied 9,
-064010 (2018); Pompili et al., Science 372, 259 (2021)).
+Every electron entanglement attempt dephases the carbons a little: when the electron was bright
+(optically excited), its reset to |0> happens at a random moment, and until then a carbon precesses
+at a frequency shifted by the hyperfine coupling dw. With x = dw * t_reset
+(``carbon_phase_per_reset_rad``), averaging the random phase shrinks a carbon's coherence by
+exp(-x^2/2) per bright reset, so one attempt with bright population a keeps 1 - a (1 - exp(-x^2/2))
+of it: the dephasing grows with alpha (Reiserer et al. 2016 and Kalb et al. 2018 identify the
+stochastic electron reset as the mechanism; the coupling and reset time are netsquid-nv's values).
+
+An NV centre can also ionise during attempts (``ionisation_probability`` per attempt; Bradley et al.
+2022): :meth:`MockNVDevice.after_attempt_batch` draws it, loses every stored state and reports the
+hardware failure the heralding station returns for that batch.
 """
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from qnodeos.hal.capabilities import (
     Capabilities,
@@ -33,12 +42,25 @@ from .mock_device import MockDevice
 ELECTRON = 0
 
 
-def carbon_dephasing_probability(attempts: int, attempts_1e: float) -> float:
+def carbon_coherence_per_attempt(bright_populations: tuple[float, ...], phase_rad: float) -> float:
+    """Factor by which one attempt shrinks a carbon's coherence: prod over the attempt's excitation
+    rounds of 1 - a (1 - exp(-x^2/2)), a the round's bright population, x = ``phase_rad``."""
+    loss = 1.0 - math.exp(-phase_rad ** 2 / 2.0)
+    return math.prod(1.0 - a * loss for a in bright_populations)
+
+
+def carbon_dephasing_probability(attempts: int, bright_populations: tuple[float, ...], phase_rad: float) -> float:
     """Dephasing probability equivalent to ``attempts`` attempts: coherence shrinks by
-    (1 - 2p)^k = exp(-k/N), i.e. p_k = (1 - exp(-k/N)) / 2."""
-    if attempts <= 0 or math.isinf(attempts_1e):
+    (1 - 2p) = f^k with f = :func:`carbon_coherence_per_attempt`, i.e. p_k = (1 - f^k) / 2."""
+    if attempts <= 0:
         return 0.0
-    return (1.0 - math.exp(-attempts / attempts_1e)) / 2.0
+    return (1.0 - carbon_coherence_per_attempt(bright_populations, phase_rad) ** attempts) / 2.0
+
+
+def attempts_to_1e(bright_populations: tuple[float, ...], phase_rad: float) -> float:
+    """Attempts after which a carbon keeps 1/e of its coherence (inf without dephasing)."""
+    f = carbon_coherence_per_attempt(bright_populations, phase_rad)
+    return math.inf if f >= 1.0 else -1.0 / math.log(f)
 
 
 class MockNVDevice(MockDevice):
@@ -53,8 +75,15 @@ class MockNVDevice(MockDevice):
 
     def link_params(self) -> LinkParams:
         c = self.config
-        return LinkParams("single-click", c.detection_efficiency, c.dark_count_probability, c.visibility,
-                          c.attempt_duration_ns, alpha=c.alpha)
+        return LinkParams(
+            c.scheme, c.detection_efficiency, c.dark_count_probability, c.visibility, c.attempt_duration_ns,
+            alpha=c.alpha, peer_detection_efficiency=c.peer_detection_efficiency,
+            double_excitation_probability=c.double_excitation_probability,
+            phase_noise_rad=math.radians(c.phase_noise_deg), fibre_length_km=c.fibre_length_km,
+            fibre_attenuation_db_per_km=c.fibre_attenuation_db_per_km, fibre_ns_per_km=c.fibre_ns_per_km,
+            attempts_per_batch=c.attempts_per_batch, batch_check_ns=c.cr_check_ns,
+            batch_check_failure_probability=c.cr_check_failure_probability,
+            batch_fixed_overhead_ns=c.phase_stabilisation_ns)
 
     def _build_capabilities(self) -> Capabilities:
         c = self.config
@@ -88,7 +117,26 @@ class MockNVDevice(MockDevice):
         )
 
     def _on_attempts(self, attempts: int) -> None:
-        p = carbon_dephasing_probability(attempts, self.config.carbon_dephasing_attempts_1e)
+        bright = self.link_params().bright_populations
+        p = carbon_dephasing_probability(attempts, bright, self.config.carbon_phase_per_reset_rad)
         if p > 0:
             for k in self.carbons:
                 self._space.dephase(self._handles[k], p)
+
+    def after_attempt_batch(self, attempts: int, rng: np.random.Generator | None = None) -> str | None:
+        """Draw whether the NV ionised during ``attempts`` attempts (probability
+        1 - (1 - ``ionisation_probability``)^attempts). If it did, the charge-resonance check after
+        the batch fails, every qubit's state is lost (replaced by the fully mixed state, entanglement
+        with other nodes broken) and the reason is returned for a ``HARDWARE_FAILURE`` response."""
+        p = self.config.ionisation_probability
+        if attempts <= 0 or p <= 0.0:
+            return None
+        draw = float((rng if rng is not None else self._rng).random())
+        if draw >= 1.0 - (1.0 - p) ** attempts:
+            return None
+        with self._lock:
+            for q, h in enumerate(self._handles):
+                self._touch(q, self._now)
+                self._space.depolarize_1q(h, 1.0)
+        return (f"mock-nv node {self.node!r}: the NV centre ionised during {attempts} entanglement attempt(s) "
+                f"(charge-resonance check failed); the states of all {len(self._handles)} qubit(s) are lost")
