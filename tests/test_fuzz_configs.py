@@ -106,6 +106,8 @@ def plausible(key: str):
     """Values of the right type and (mostly) range for a device config key."""
     cls = NVConfig if key in NVConfig.keys() else IonConfig
     meta = next(f.metadata for f in cls.__dataclass_fields__.values() if f.name == key)
+    if meta["type"] is str:  # a choice: the allowed words and near misses
+        return st.one_of(st.sampled_from(meta["choices"]), st.sampled_from(["", "Single-Click", "gauss"]))
     rng = meta["range"]
     if meta["type"] is int:
         hi = int(min(rng.hi, 10**13))
