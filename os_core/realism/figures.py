@@ -52,6 +52,6 @@ def agrees(published: Published, measured: Measured) -> bool:
     its stated tolerance plus ``SIGMAS`` of the mock's own statistical error."""
     gap = abs(measured.value - published.value)
     if published.error is not None:
-        return gap <= SIGMAS * math.hypot(published.error, measured.error)
+        return bool(gap <= SIGMAS * math.hypot(published.error, measured.error))
     assert published.tolerance is not None
-    return gap <= published.tolerance + SIGMAS * measured.error
+    return bool(gap <= published.tolerance + SIGMAS * measured.error)

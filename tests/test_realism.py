@@ -1,0 +1,116 @@
+"""``qnodeos validate``: every published figure of every preset agrees with the mocks.
+
+The whole table is computed once (default sample sizes, seed 1: what ``qnodeos validate`` prints) and
+each row is checked on its own, so a failing figure is named. Further checks keep the measurements
+honest: exact rows equal the link model's closed form, the teleport harness gives fidelity 1 on
+perfect pairs, and the agreement rule behaves at its edges.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from qnodeos.cli import main
+from qnodeos.drivers.mock_ion import MockIonDevice
+from qnodeos.drivers.mock_nv import MockNVDevice
+from qnodeos.realism import measure
+from qnodeos.realism.figures import Measured, Published, agrees
+from qnodeos.realism.report import resolve, validate
+from qnodeos.realism.rows import PENDING, ROWS
+from qnodeos.realism.teleport import TELEPORT_DIR, load_netqasm_teleport, run_netqasm_teleport
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "realism.md"
+
+
+@pytest.fixture(scope="module")
+def table() -> dict:
+    results, _ = validate(None, measure.Context(seed=1))
+    return {(r.row.preset, r.row.figure): r for r in results}
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.preset}: {r.figure}")
+def test_every_published_figure_agrees(row, table) -> None:
+    result = table[(row.preset, row.figure)]
+    p, m = row.published, result.measured
+    assert result.agree, (f"{row.preset}: {row.figure}: paper {p.value} ± {p.error or p.tolerance} {p.unit}, "
+                          f"mock {m.value} ± {m.error} ({m.method})")
+    assert math.isfinite(m.value) and m.error >= 0 and m.method
+
+
+def test_exact_rows_equal_the_closed_form() -> None:
+    ctx = measure.Context(seed=3)
+    for preset in ("qnodeos-nv-2025", "pompili-2021"):
+        link = MockNVDevice.from_config(preset=preset).link_params()
+        assert measure.pair_fidelity("nv", preset, ctx).value == pytest.approx(link.fidelity, abs=1e-12)
+    link = MockIonDevice.from_config(preset="stephenson-2020").link_params()
+    assert measure.pair_fidelity("trapped_ion", "stephenson-2020", ctx).value == pytest.approx(link.fidelity, abs=1e-12)
+    assert measure.memory_coherence_ms("nv", "qnodeos-nv-2025", ctx).value == pytest.approx(13.0, rel=1e-9)
+    t2 = MockNVDevice.from_config(preset="humphreys-2018").config.electron_t2_ns
+    assert measure.remote_state_decoherence_hz("nv", "humphreys-2018", ctx).value == pytest.approx(2e9 / t2, rel=1e-9)
+    assert measure.ion_photon_fidelity("trapped_ion", "qnodeos-ion-2025", ctx).value == pytest.approx(0.92, abs=1e-12)
+
+
+def test_sampled_rate_converges_to_the_model() -> None:
+    """The sampled time per pair (through the station) is the link model's mean, within 5 sigma."""
+    m = measure.pair_time_s("nv", "pompili-2021", measure.Context(seed=7, samples=2.0))
+    expected = MockNVDevice.from_config(preset="pompili-2021").link_params().mean_pair_time_ns / 1e9
+    assert abs(m.value - expected) < 5 * m.error
+
+
+def test_teleport_harness_runs_netqasms_example_and_is_exact_on_perfect_pairs() -> None:
+    module = load_netqasm_teleport("receiver")
+    assert Path(module.__file__) == TELEPORT_DIR / "app_receiver.py"  # netqasm's own file, not a copy
+    for phi, theta in ((0.0, 0.0), (math.pi / 2, math.pi / 2), (1.1, 0.7)):
+        assert run_netqasm_teleport("trapped_ion", "ideal", phi, theta, seed=5) == pytest.approx(1.0, abs=1e-9)
+    noisy = run_netqasm_teleport("nv", "qnodeos-nv-2025", math.pi / 2, math.pi / 2, seed=5)
+    assert 0.5 < noisy < 0.95
+
+
+def test_agreement_rule() -> None:
+    with_bar = Published(0.72, 0.02, "", "paper", "read")
+    assert agrees(with_bar, Measured(0.759, 0.0, "exact"))
+    assert not agrees(with_bar, Measured(0.77, 0.0, "exact"))
+    assert agrees(with_bar, Measured(0.775, 0.02, "sampled"))  # 2 x hypot(0.02, 0.02) = 0.0566
+    without = Published(39.0, None, "Hz", "paper", "read", tolerance=2.0)
+    assert agrees(without, Measured(40.9, 0.0, "exact")) and not agrees(without, Measured(41.5, 0.0, "exact"))
+    assert agrees(without, Measured(41.5, 0.5, "sampled"))
+    with pytest.raises(ValueError, match="tolerance"):
+        Published(1.0, None, "", "paper", "read")
+    with pytest.raises(ValueError, match="status"):
+        Published(1.0, 0.1, "", "paper", "rumour")
+
+
+def test_presets_resolve_and_pending_rows_are_listed() -> None:
+    assert resolve("realistic") == {("nv", "qnodeos-nv-2025"), ("trapped_ion", "qnodeos-ion-2025")}
+    assert resolve("humphreys-2018") == {("nv", "humphreys-2018")}
+    assert resolve("no-such-preset") == set()
+    assert {p.figure for p in PENDING} >= {"server waiting time between its two subroutines",
+                                           "end-to-end latency of delegated computation"}
+
+
+def test_cli_json_plot_and_errors(tmp_path, capsys) -> None:
+    png = tmp_path / "alpha.png"
+    code = main(["validate", "--preset", "humphreys-2018", "--json", "--plot", str(png), "--samples", "0.5"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["all_agree"] is True and all(isinstance(r["agree"], bool) for r in out["rows"])
+    assert {r["figure"] for r in out["rows"]} == {"entangling rate (up to)", "remote-state decoherence rate"}
+    assert all(r["preset"] == "humphreys-2018" and r["paper"]["source"].startswith("Humphreys") for r in out["rows"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["validate", "--preset", "ideal"]) == 2
+    assert "has no published figures" in capsys.readouterr().err
+    assert main(["validate", "--samples", "0"]) == 2
+    assert main(["validate", "--preset", "stephenson-2020", "--samples", "0.3"]) in (0, 1)
+    printed = capsys.readouterr().out
+    assert "stephenson-2020" in printed and "[unverified]" in printed
+
+
+def test_realism_doc_examples_run(capsys) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+    assert blocks
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"docs/realism.md example {i}", "exec"), {"__name__": "__doc__"})
+    assert capsys.readouterr().out.strip()
