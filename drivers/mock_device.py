@@ -134,7 +134,8 @@ class MockDevice(QDevice):
         """Check the device after a batch of ``attempts`` entanglement attempts (the heralding
         station calls this at the end of each batch, ``rng`` = its own generator for
         reproducibility). None when the device is fine; otherwise the reason of a hardware failure,
-        which the station reports as ``Status.HARDWARE_FAILURE`` (the stored states are then lost)."""
+        which the station reports as ``Status.HARDWARE_FAILURE`` (the stored states are then lost).
+        Safe to call from the station's resolving thread: it does not take the device's lock."""
         return None
 
     def _idle(self, q: int, t_from: int, t_to: int) -> None:

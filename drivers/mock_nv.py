@@ -134,9 +134,9 @@ class MockNVDevice(MockDevice):
         draw = float((rng if rng is not None else self._rng).random())
         if draw >= 1.0 - (1.0 - p) ** attempts:
             return None
-        with self._lock:
-            for q, h in enumerate(self._handles):
-                self._touch(q, self._now)
-                self._space.depolarize_1q(h, 1.0)
+        # No device lock: the station calls this while the device waits inside its own execute (its
+        # thread holds the lock); the state space serialises the writes itself.
+        for h in self._handles:
+            self._space.depolarize_1q(h, 1.0)
         return (f"mock-nv node {self.node!r}: the NV centre ionised during {attempts} entanglement attempt(s) "
                 f"(charge-resonance check failed); the states of all {len(self._handles)} qubit(s) are lost")

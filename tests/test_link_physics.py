@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -19,7 +21,7 @@ from qnodeos.drivers.config import IonConfig, NVConfig
 from qnodeos.drivers.link_physics import LinkParams, bell_projector
 from qnodeos.drivers.mock_ion import MockIonDevice
 from qnodeos.drivers.mock_nv import MockNVDevice
-from qnodeos.hal import Axis, BellState, ConfigError, Init, Rotate
+from qnodeos.hal import Axis, BellState, ConfigError, EntangleAttempt, Init, Rotate
 
 from reference_optics import single_click_reference
 from test_mock_physics import attempt_rounds, linked_pair, run
@@ -147,6 +149,23 @@ def test_nv_ionisation_loses_the_stored_states_and_reports_why() -> None:
     assert b.after_attempt_batch(ra.attempts, np.random.default_rng(0)) is not None  # bob ionises too (p = 1)
     quiet = MockNVDevice.from_config(preset="ideal")
     assert quiet.after_attempt_batch(10**6) is None and MockIonDevice.from_config().after_attempt_batch(5) is None
+
+
+def test_ionisation_check_does_not_wait_for_a_device_inside_its_own_attempt() -> None:
+    """The station resolves a batch while both devices sit inside ``execute`` (holding their locks):
+    calling ``after_attempt_batch`` on the waiting device from another thread must not block."""
+    a, b, _ = linked_pair(MockNVDevice, preset="ideal", ionisation_probability=1.0)
+    waiting = threading.Thread(target=lambda: b.execute(EntangleAttempt(0, "alice", 10)), daemon=True)
+    waiting.start()
+    deadline = time.monotonic() + 5.0
+    while b._lock.acquire(blocking=False):  # until bob's thread holds its lock (inside execute, waiting for alice)
+        b._lock.release()
+        assert time.monotonic() < deadline, "bob never started attempting"
+        time.sleep(0.001)
+    start = time.monotonic()
+    assert b.after_attempt_batch(10) is not None
+    assert time.monotonic() - start < 0.5 and waiting.is_alive()
+    waiting.join(5)  # bob's attempt ends with a sync failure after the station's timeout
 
 
 def test_nv_ionisation_frequency_per_batch() -> None:
