@@ -28,8 +28,8 @@ def plot_alpha_curve(path: str | Path) -> Path:
 
     alphas = np.linspace(0.01, 0.5, 60)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for preset in CURVE_PRESETS:
-        line, = ax.plot(alphas, fidelity_curve(preset, alphas), label=f"mock: {preset}")
+    for preset, style in zip(CURVE_PRESETS, ("-", "--", "-.")):  # the presets share their optics: curves overlap
+        line, = ax.plot(alphas, fidelity_curve(preset, alphas), style, label=f"mock: {preset}")
         alpha = MockNVDevice.from_config(preset=preset).config.alpha
         for row in ROWS:
             if row.preset == preset and row.figure.endswith("fidelity") and row.platform == "nv":
