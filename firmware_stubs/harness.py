@@ -9,7 +9,8 @@
 [Init(qubit=0)]
 
 Used by the shim tests, the conformance runs, the benchmarks and the driver template; lab engineers
-can use it the same way to test their own subclass of a shim before the hardware arrives.
+can use it the same way to test their own driver before the hardware arrives. :func:`served` puts any
+:class:`~.stub.FirmwareStub` (a driver author's own command set too) on a link.
 """
 from __future__ import annotations
 
@@ -21,42 +22,49 @@ from typing import Any, Iterator
 from qnodeos.hal import QDevice
 
 from .controller import Controller
-from .serial_server import PtyControllerServer, SocketControllerServer
-from .tcp_server import ControllerTCPServer
-
+from .servers import SERVERS, address_of
+from .stub import FirmwareStub
 
 #: The pyvisa-sim definitions of the simulated lab instruments (AWG, microwave source, laser, …).
 INSTRUMENTS_DIR = Path(__file__).with_name("instruments")
 
 
-def sim_resource_manager(definition: str):  # -> pyvisa.ResourceManager
-    """A pyvisa ResourceManager on the pyvisa-sim backend loaded with ``instruments/<definition>``."""
-    import pyvisa
-
+def sim_library(definition: str) -> str:
+    """The pyvisa library spec (``"<path>.yaml@sim"``) of simulated instrument ``instruments/<definition>``."""
     path = INSTRUMENTS_DIR / definition
     if not path.is_file():
         known = sorted(p.name for p in INSTRUMENTS_DIR.glob("*.yaml"))
         raise FileNotFoundError(f"no simulated instrument definition {definition!r}; have {known}")
-    return pyvisa.ResourceManager(f"{path}@sim")
+    return f"{path}@sim"
 
 
 @dataclass
 class StubLink:
     """A running rig: the emulated ``controller``, its ``server`` and the connected ``shim``."""
 
-    controller: Controller
+    controller: FirmwareStub
     server: Any
     shim: QDevice
+
+
+@contextmanager
+def served(stub: FirmwareStub, link: str = "tcp") -> Iterator[Any]:
+    """``stub`` served on a ``link`` (``tcp`` text, ``socket`` or ``pty`` framed); yields the server,
+    whose address (:func:`~.servers.address_of`) a driver opens."""
+    if link not in SERVERS:
+        raise ValueError(f"link must be one of {sorted(SERVERS)}, got {link!r}")
+    with SERVERS[link](stub) as server:
+        yield server
 
 
 @contextmanager
 def served_visa(device: QDevice, *, timeout: float = 5.0, shim_class: type | None = None,
                 controller_options: dict[str, Any] | None = None, **shim_options: Any) -> Iterator[StubLink]:
     """``device`` behind a TCP stub, driven through :class:`VisaControllerDevice` (or ``shim_class``)."""
-    from qnodeos.drivers.visa_shim import VisaControllerDevice
+    from qnodeos.drivers.controller_shim import VisaControllerDevice
 
     controller = Controller(device, **(controller_options or {}))
-    with ControllerTCPServer(controller) as server:
+    with served(controller, "tcp") as server:
         cls = shim_class or VisaControllerDevice
         shim = cls(server.resource, timeout=timeout, node=device.node, **shim_options)
         try:
@@ -70,14 +78,13 @@ def served_serial(device: QDevice, *, transport: str = "pty", timeout: float = 5
                   controller_options: dict[str, Any] | None = None, **shim_options: Any) -> Iterator[StubLink]:
     """``device`` behind a framed-protocol stub on a pty (``transport="pty"``) or a loopback socket
     (``"socket"``), driven through :class:`SerialControllerDevice`."""
-    from qnodeos.drivers.serial_shim import SerialControllerDevice
+    from qnodeos.drivers.controller_shim import SerialControllerDevice
 
-    servers = {"pty": PtyControllerServer, "socket": SocketControllerServer}
-    if transport not in servers:
-        raise ValueError(f"transport must be one of {sorted(servers)}, got {transport!r}")
+    if transport not in ("pty", "socket"):
+        raise ValueError(f"transport must be one of ['pty', 'socket'], got {transport!r}")
     controller = Controller(device, **(controller_options or {}))
-    with servers[transport](controller) as server:
-        shim = SerialControllerDevice(server.url, timeout=timeout, node=device.node, **shim_options)
+    with served(controller, transport) as server:
+        shim = SerialControllerDevice(address_of(server), timeout=timeout, node=device.node, **shim_options)
         try:
             yield StubLink(controller, server, shim)
         finally:

@@ -26,6 +26,7 @@ from .errors import (
     UnsupportedInstruction,
 )
 from .hookspecs import hookimpl, hookspec
+from .options import NODE, SEED, DriverOption, OptionSet
 from .instructions import (
     Axis,
     ControlledRotate,
@@ -47,5 +48,5 @@ __all__ = [
     "DeviceTimeout", "DriverLoadError", "InvalidQubit", "QDeviceError", "UnsupportedInstruction",
     "hookimpl", "hookspec", "Axis", "ControlledRotate", "EntangleAttempt", "Init", "Measure",
     "MolmerSorensen", "PhysicalInstruction", "Rotate", "Wait", "instruction_name", "qubits_of",
-    "BellState", "Response", "Status",
+    "BellState", "Response", "Status", "NODE", "SEED", "DriverOption", "OptionSet",
 ]

@@ -36,11 +36,12 @@ import pluggy
 from . import hookspecs
 from .device import QDevice
 from .driver_info import DriverInfo
-from .errors import DriverLoadError, QDeviceError
+from .errors import ConfigError, DriverLoadError, QDeviceError
+from .options import select_options
 
 __all__ = [
     "ALLOW_ENV", "BLOCK_ENV", "ENTRY_POINT_GROUP", "BlockedDriver", "DriverFilter", "DriverRegistry",
-    "PluginProblem", "ProblemKind", "default_registry",
+    "PluginProblem", "ProblemKind", "build_device", "default_registry",
 ]
 
 log = logging.getLogger(__name__)
@@ -342,15 +343,29 @@ class DriverRegistry:
         return msg
 
     def create(self, name: str, **config: Any) -> QDevice:
-        """Instantiate driver ``name`` with ``config``.
+        """Instantiate driver ``name``; ``node`` and ``seed`` in ``config`` are handed over as in
+        :meth:`build`, the rest are driver options."""
+        node = config.pop("node", None)
+        seed = config.pop("seed", None)
+        return self.build(name, config, node=node, seed=seed)
 
-        Configuration errors (:class:`~qnodeos.hal.errors.QDeviceError` subclasses such as
-        ``ConfigError``) pass through; anything else the factory raises becomes a
-        :class:`DriverLoadError` naming the driver, so callers need handle only the HAL's errors.
+    def build(self, name: str, config: Mapping[str, Any] | None = None, *, node: str | None = None,
+              seed: int | None = None) -> QDevice:
+        """A device of driver ``name`` for node ``node``, from its configuration ``config``.
+
+        The factory gets only the options it declares (see :mod:`qnodeos.hal.options`): an option it
+        cannot take is a :class:`ConfigError` naming the driver and the option. Configuration errors
+        (:class:`~qnodeos.hal.errors.QDeviceError` subclasses) from the factory pass through;
+        anything else it raises becomes a :class:`DriverLoadError` naming the driver.
         """
         info = self.get(name)
+        if config is not None and not isinstance(config, Mapping):
+            raise ConfigError(f"driver {name!r}: its configuration must be a table of options, "
+                              f"not {type(config).__name__}")
+        options = info.option_set
+        kwargs = select_options(name, options, config or {}, node=node, seed=seed)
         try:
-            device = info.create(**config)
+            device = info.create(**kwargs)
         except QDeviceError:
             raise
         except Exception as exc:  # noqa: BLE001 - driver code
@@ -358,7 +373,20 @@ class DriverRegistry:
         if not isinstance(device, QDevice):
             raise DriverLoadError(
                 f"driver {name!r} ({info.origin}) returned {type(device).__name__}, not a QDevice")
+        if node is not None and "node" not in kwargs:
+            try:
+                device.node = node
+            except AttributeError as exc:
+                device.close()
+                raise DriverLoadError(f"driver {name!r} takes no node name and its device refuses one: {exc}") from exc
         return device
+
+
+def build_device(driver: str, config: Mapping[str, Any] | None = None, *, node: str | None = None,
+                 seed: int | None = None, registry: DriverRegistry | None = None) -> QDevice:
+    """A device from (driver name, driver configuration, node name, seed) — what a node or network
+    configuration file names per node — through ``registry`` (default: the installed drivers)."""
+    return (registry or default_registry()).build(driver, config, node=node, seed=seed)
 
 
 def _check_result(result: object) -> list[DriverInfo]:

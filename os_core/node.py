@@ -101,7 +101,7 @@ class Node:
                  max_processes: int = 1024) -> None:
         if isinstance(driver, str):
             registry = registry or DriverRegistry.load()
-            device = registry.create(driver, node=name, seed=seed, **(config or {}))
+            device = registry.build(driver, config, node=name, seed=seed)  # only the options it takes
         else:
             device = driver
         self.name = name
@@ -127,13 +127,20 @@ class Node:
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def from_config(cls, path: str | Path, **overrides: Any) -> "Node":
-        """Build a node from a TOML file: ``[node]`` name/driver/seed/min_fidelity, ``[driver]`` settings."""
+    def from_config(cls, path: str | Path, *, driver_config: dict[str, Any] | None = None,
+                    **overrides: Any) -> "Node":
+        """Build a node from a TOML file: ``[node]`` name/driver/seed/min_fidelity/trace, ``[driver]`` the
+        driver's options. ``overrides`` replace ``[node]`` values (``driver=...``, ``seed=...``),
+        ``driver_config`` adds to (and replaces in) ``[driver]``."""
         path = Path(path)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise QNodeOSError(f"cannot read node config {path}: {exc}") from None
+        stray = sorted(set(data) - {"node", "driver"})
+        if stray:
+            raise QNodeOSError(f"{path}: unknown top-level key(s) {stray}: a node file has a [node] table "
+                               "(name, driver, seed, min_fidelity, trace) and a [driver] table of driver options")
         node, driver = data.get("node", {}), data.get("driver", {})
         if not isinstance(node, dict) or not isinstance(driver, dict):
             raise QNodeOSError(f"{path}: [node] and [driver] must be tables")
@@ -150,8 +157,8 @@ class Node:
                 raise QNodeOSError(f"{path}: [node] {key} = {node[key]!r} has the wrong type")
         if not 0.0 <= float(node.get("min_fidelity", 0.0)) <= 1.0:
             raise QNodeOSError(f"{path}: [node] min_fidelity = {node['min_fidelity']!r} is outside 0..1")
-        node.update(overrides)
-        return cls(node.pop("driver", "mock-nv"), config=driver, **node)
+        node.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(node.pop("driver", "mock-nv"), config={**driver, **(driver_config or {})}, **node)
 
     # ---- programs -----------------------------------------------------------------------------
     def compile(self, source: ProgramSource, flavour: str | None = None) -> CompiledSubroutine:

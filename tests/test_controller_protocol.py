@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from qnodeos.drivers import controller_protocol as proto
+from qnodeos.drivers import protocol as proto
 from qnodeos.hal import (
     Axis,
     BellState,

@@ -8,7 +8,7 @@
   delivering valid messages;
 * the controller firmware: random command lines (text protocol) and random bytes / frames (framed
   protocol) get an error reply, never an exception, and the controller still serves valid commands;
-* the host-side parsers of controller replies (``controller_protocol``): random text gives a result
+* the host-side parsers of controller replies (``qnodeos.drivers.protocol``): random text gives a result
   or ``ValueError`` naming the problem (round trips and the frame decoder's resynchronisation are in
   ``tests/test_controller_protocol.py``).
 
@@ -28,12 +28,12 @@ import zmq
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
-from qnodeos.drivers import controller_protocol as proto
+from qnodeos.drivers import protocol as proto
 from qnodeos.drivers.mock_ion import MockIonDevice
 from qnodeos.drivers.mock_nv import MockNVDevice
 from qnodeos.errors import QNodeOSError
 from qnodeos.firmware_stubs.controller import Controller
-from qnodeos.firmware_stubs.serial_server import FramedEndpoint
+from qnodeos.firmware_stubs.sessions import FramedSession
 from qnodeos.hal import Init, Measure, Status
 from qnodeos.network.egp import EntanglementService
 from qnodeos.network.mailbox import Mailbox
@@ -564,32 +564,33 @@ byte_stream = st.lists(st.one_of(
 
 @fuzz_settings(300)
 @given(st.sampled_from(["nv", "ion"]), byte_stream, st.lists(st.integers(1, 64), max_size=6))
-def test_framed_endpoint_survives_random_bytes(platform, stream, cuts):
+def test_framed_session_survives_random_bytes(platform, stream, cuts):
     """Bytes as a serial link delivers them (any chunking): every valid request frame gets one valid
     reply frame, and afterwards (line noise flushed) the controller still answers."""
     ctl = fresh_controller(platform)
-    endpoint = FramedEndpoint(ctl)
+    session = FramedSession(ctl)
     out = bytearray()
     pos = 0
     for size in [*cuts, len(stream)]:
         chunk, pos = stream[pos:pos + size], pos + size
-        data, keep = endpoint.feed(chunk)
-        assert keep
-        out += data
+        output = session.feed(chunk)
+        assert not output.close
+        out += output.data
     for frame in proto.FrameDecoder().feed(bytes(out)):
         assert frame.reply and frame.payload
-    endpoint.decoder.clear()  # a half-received frame in the noise would otherwise hold the next one
-    data, _ = endpoint.feed(_frame(2**32 - 1, b"*IDN?"))
+    session.decoder.clear()  # a half-received frame in the noise would otherwise hold the next one
+    data = session.feed(_frame(2**32 - 1, b"*IDN?")).data
     assert proto.FrameDecoder().feed(data) == [proto.Frame(2**32 - 1, ctl.idn.encode(), True)]
     check_controller_serves(ctl)
 
 
 def test_framed_reply_larger_than_a_frame_is_an_error_reply():
     ctl = fresh_controller("ion")
-    endpoint = FramedEndpoint(ctl)
+    session = FramedSession(ctl)
     program = "|".join(["WAIT 1"] * 90_000)  # ~600 kB of request, ~1.9 MB of results
-    data, keep = endpoint.feed(_frame(7, f"SEQ:RUN? big.1 {program}".encode()))
-    assert keep
+    output = session.feed(_frame(7, f"SEQ:RUN? big.1 {program}".encode()))
+    data = output.data
+    assert not output.close
     (frame,) = proto.FrameDecoder().feed(data)
     ok, body = proto.parse_framed_reply(frame.text)
     assert not ok and "exceeds" in body, body[:200]

@@ -5,13 +5,13 @@ import math
 import time
 
 import pytest
-from protocol_replay import ReplaySerial
+from qnodeos.drivers.transports.replay import ReplaySerial
 
-from qnodeos.drivers import controller_protocol as proto
-from qnodeos.drivers import serial_plugin
+from qnodeos.drivers import protocol as proto
+from qnodeos.drivers.builtin_plugins import serial_controller
 from qnodeos.drivers.mock_ion import MockIonDevice
 from qnodeos.drivers.mock_nv import MockNVDevice
-from qnodeos.drivers.serial_shim import SerialControllerDevice
+from qnodeos.drivers.controller_shim import SerialControllerDevice
 from qnodeos.firmware_stubs.harness import served_serial
 from qnodeos.hal import (
     Axis,
@@ -77,7 +77,7 @@ def test_unopenable_port_names_the_port():
 
 
 def test_plugin_registers_the_driver_and_its_factory_connects():
-    (info,) = serial_plugin.qnodeos_drivers()
+    (info,) = serial_controller.qnodeos_drivers()
     assert (info.name, info.platform) == ("serial-controller", "generic")
     with served_serial(MockNVDevice.from_config(seed=1), transport="socket") as link:
         with info.create(url=link.server.url, timeout=1.0, node="bob") as dev:

@@ -10,12 +10,12 @@ import time
 import pytest
 
 from qnodeos.drivers.mock_nv import MockNVDevice
-from qnodeos.drivers.serial_shim import SerialControllerDevice
-from qnodeos.drivers.visa_shim import VisaControllerDevice
+from qnodeos.drivers.controller_shim import SerialControllerDevice
+from qnodeos.drivers.controller_shim import VisaControllerDevice
 from qnodeos.firmware_stubs.controller import Controller
 from qnodeos.firmware_stubs.harness import served_serial, served_visa
-from qnodeos.firmware_stubs.serial_server import PtyControllerServer
-from qnodeos.firmware_stubs.tcp_server import ControllerTCPServer
+from qnodeos.firmware_stubs.servers import PtyControllerServer
+from qnodeos.firmware_stubs.servers import ControllerTCPServer
 from qnodeos.hal import Axis, DeviceFault, DeviceTimeout, Init, Measure, Rotate, Wait
 
 PROGRAM = [Init(0), Rotate(0, Axis.X, math.pi / 2), Measure(0), Wait(50_000), Init(1),

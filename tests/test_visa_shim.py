@@ -4,13 +4,13 @@ from __future__ import annotations
 import math
 
 import pytest
-from protocol_replay import ReplayResourceManager
+from qnodeos.drivers.transports.replay import ReplayResourceManager
 
-from qnodeos.drivers import controller_protocol as proto
-from qnodeos.drivers import visa_plugin
+from qnodeos.drivers import protocol as proto
+from qnodeos.drivers.builtin_plugins import visa_controller
 from qnodeos.drivers.mock_ion import MockIonDevice
 from qnodeos.drivers.mock_nv import MockNVDevice
-from qnodeos.drivers.visa_shim import VisaControllerDevice
+from qnodeos.drivers.controller_shim import VisaControllerDevice
 from qnodeos.firmware_stubs.harness import served_visa
 from qnodeos.hal import (
     Axis,
@@ -95,7 +95,7 @@ def test_trapped_ion_device_behind_the_stub():
 
 
 def test_plugin_registers_the_driver_and_its_factory_connects():
-    (info,) = visa_plugin.qnodeos_drivers()
+    (info,) = visa_controller.qnodeos_drivers()
     assert (info.name, info.platform) == ("visa-controller", "generic")
     with served_visa(MockNVDevice.from_config(seed=1)) as link:
         with info.create(resource=link.server.resource, timeout=1.0, node="bob") as dev:

@@ -29,9 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="application directory: one OS process per node (default) or all nodes in this one")
     p.add_argument("--input", action="append", default=[], metavar="ROLE.NAME=VALUE",
                    help="application input (a Python literal), e.g. --input sender.theta=1.57")
-    p.add_argument("--driver", default="mock-nv", help="QDevice driver name (see `qnodeos drivers`)")
+    p.add_argument("--driver", help="QDevice driver name (see `qnodeos drivers`); default mock-nv, or the "
+                                    "config file's [node] driver")
     p.add_argument("--seed", type=int, default=None, help="seed of the mock device (reproducible runs)")
-    p.add_argument("--config", type=Path, help="node TOML file ([node] and [driver] tables)")
+    p.add_argument("--config", type=Path, help="node TOML file: [node] table (name, driver, seed …) and [driver] "
+                                               "table of driver options (e.g. resource = \"TCPIP::…\")")
     p.add_argument("--preset", choices=["realistic", "ideal"], help="mock device noise preset")
     p.add_argument("--flavour", choices=["vanilla", "nv", "trapped_ion"], help="NetQASM flavour of the files")
     p.add_argument("--processes", type=int, default=1, help="start this many copies at once")
@@ -44,14 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _make_node(args: argparse.Namespace) -> Any:
     from qnodeos.node import Node
 
-    config: dict[str, Any] = {}
-    if args.preset:
-        config["preset"] = args.preset
+    config: dict[str, Any] = {"preset": args.preset} if args.preset else {}
     if args.config:
-        overrides = {"seed": args.seed} if args.seed is not None else {}
-        node = Node.from_config(args.config, **overrides)
-        return node
-    return Node(args.driver, seed=args.seed, config=config)
+        return Node.from_config(args.config, driver_config=config, driver=args.driver, seed=args.seed)
+    return Node(args.driver or "mock-nv", seed=args.seed, config=config)
 
 
 def run(args: argparse.Namespace) -> int:

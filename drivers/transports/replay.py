@@ -1,22 +1,89 @@
-"""Replay transports for protocol tests (in the spirit of PyMeasure's ``expected_protocol``).
+"""Replay transports for protocol tests, in the spirit of PyMeasure's ``expected_protocol``.
 
 A test lists the exact exchange it expects — ``(sent, reply)`` pairs, ``reply=None`` for a write
-that gets no answer — and hands the fake transport to the driver. Anything sent out of order fails at
-once, naming the position; :meth:`assert_done` (called on leaving the ``with`` block) fails if an
-expected message was never sent or a reply was never read.
+that gets no answer — and hands the fake to the driver. Anything sent out of order fails at once,
+naming the position; ``assert_done`` (called on leaving the ``with`` block) fails if an expected
+message was never sent or a reply was never read. Three levels:
 
-* :class:`ReplayResourceManager` stands in for a ``pyvisa.ResourceManager`` (instruments, VISA shim);
-* :class:`ReplaySerial` stands in for a pyserial port (serial shim), with byte-level pairs.
+* :class:`ReplayTransport` replaces a whole :class:`~.base.Transport` under the controller shim (or
+  your own driver): requests and replies as text;
+* :class:`ReplayResourceManager` stands in for a ``pyvisa.ResourceManager`` (exercises
+  :class:`~.visa.VisaTransport` itself);
+* :class:`ReplaySerial` stands in for a pyserial port, with byte-level pairs (exercises
+  :class:`~.serial.FramedSerialTransport` and its frames).
+
+>>> from qnodeos.drivers.controller_shim import ControllerShim
+>>> from qnodeos.drivers.mock_nv import MockNVDevice
+>>> from qnodeos.drivers.protocol import encode_capabilities
+>>> from qnodeos.hal import Init
+>>> caps = encode_capabilities(MockNVDevice.from_config(seed=0).capabilities.to_dict())
+>>> script = [("*IDN?", "QNODEOS,QCTRL-EMU,SN1,1.0"), ("CAPS?", caps), ("SYST:CLOCK?", "REAL"),
+...           ("SEQ:RUN? t.1 INIT 0", "t.1 1|ok 0 2000 - - 0 - -")]
+>>> with ReplayTransport(script, framed=True) as link:
+...     ControllerShim(link, session="t").execute(Init(0)).status.value
+'ok'
 """
+
 from __future__ import annotations
 
 import time
 from collections import deque
 from typing import Any, Sequence
 
+from .base import LinkError, Transport
+
 
 class ProtocolMismatch(AssertionError):
     """The driver sent something the expected protocol does not contain (or left it unfinished)."""
+
+
+class ReplayTransport(Transport):
+    """A whole transport that follows a script of ``(request, reply)`` text pairs; a ``None`` reply
+    means the controller stays silent (the request fails as a timeout, and may be repeated)."""
+
+    def __init__(self, pairs: Sequence[tuple[str, str | None]], *, framed: bool = False,
+                 address: str = "replay://script", max_message: int = 4000) -> None:
+        super().__init__(address, "on")
+        self.framed = framed
+        self.max_message = max_message
+        self._pairs = list(pairs)
+        self._next = 0
+        self._is_open = False
+        self.sent: list[str] = []
+
+    @property
+    def is_open(self) -> bool:
+        return self._is_open
+
+    def _open(self) -> None:
+        self._is_open = True
+
+    def request(self, message: str) -> str:
+        if self._next >= len(self._pairs):
+            raise ProtocolMismatch(f"unexpected request {message!r}: all {len(self._pairs)} expected messages were sent")
+        expected, reply = self._pairs[self._next]
+        if message != expected:
+            raise ProtocolMismatch(f"message #{self._next}: sent {message!r}, expected {expected!r}")
+        self._next += 1
+        self.sent.append(message)
+        if reply is None:
+            raise LinkError("no reply (the script is silent here)", timed_out=True, broken=False)
+        return reply
+
+    def close(self) -> None:
+        self._is_open = False
+
+    def assert_done(self) -> None:
+        never = [f"never sent: {s!r}" for s, _ in self._pairs[self._next:]]
+        if never:
+            raise ProtocolMismatch("protocol not completed: " + "; ".join(never))
+
+    def __enter__(self) -> "ReplayTransport":
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.assert_done()
 
 
 class ReplayResource:
