@@ -23,7 +23,6 @@ and keeps their results and a per-instruction trace.
 """
 from __future__ import annotations
 
-import sys
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,17 +38,13 @@ from .entanglement import EntanglementTable
 from .errors import DeadlockError, ExecutionError, ProgramError, QNodeOSError
 from .executor import PREEMPTED, WAITING, Executor
 from .memory import QuantumMemory
+from .node_config import NodeConfig
 from .process import Process, ProcessState, SubroutineResult
 from .programs import ProgramSource, load_subroutine
 from .scheduler import DeviceTimebase, PriorityFifo, SchedulingPolicy, Timebase, Timers, WallClockTimebase
 from .trace import Trace
 from .translation import Translator
 from .validation import validate
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 _PLATFORM_FLAVOUR = {"nv": "nv", "trapped_ion": "trapped_ion"}
 
@@ -129,36 +124,12 @@ class Node:
     @classmethod
     def from_config(cls, path: str | Path, *, driver_config: dict[str, Any] | None = None,
                     **overrides: Any) -> "Node":
-        """Build a node from a TOML file: ``[node]`` name/driver/seed/min_fidelity/trace, ``[driver]`` the
-        driver's options. ``overrides`` replace ``[node]`` values (``driver=...``, ``seed=...``),
-        ``driver_config`` adds to (and replaces in) ``[driver]``."""
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise QNodeOSError(f"cannot read node config {path}: {exc}") from None
-        stray = sorted(set(data) - {"node", "driver"})
-        if stray:
-            raise QNodeOSError(f"{path}: unknown top-level key(s) {stray}: a node file has a [node] table "
-                               "(name, driver, seed, min_fidelity, trace) and a [driver] table of driver options")
-        node, driver = data.get("node", {}), data.get("driver", {})
-        if not isinstance(node, dict) or not isinstance(driver, dict):
-            raise QNodeOSError(f"{path}: [node] and [driver] must be tables")
-        node = dict(node)
-        unknown = set(node) - {"name", "driver", "seed", "min_fidelity", "trace"}
-        if unknown:
-            raise QNodeOSError(f"{path}: unknown [node] key(s) {sorted(unknown)}")
-        clash = {"node", "seed"} & set(driver)
-        if clash:
-            raise QNodeOSError(f"{path}: set {sorted(clash)} in [node] (name, seed), not in [driver]")
-        checks = {"name": (str,), "driver": (str,), "seed": (int,), "trace": (bool,), "min_fidelity": (int, float)}
-        for key, types in checks.items():
-            if key in node and (not isinstance(node[key], types) or (key == "seed" and isinstance(node[key], bool))):
-                raise QNodeOSError(f"{path}: [node] {key} = {node[key]!r} has the wrong type")
-        if not 0.0 <= float(node.get("min_fidelity", 0.0)) <= 1.0:
-            raise QNodeOSError(f"{path}: [node] min_fidelity = {node['min_fidelity']!r} is outside 0..1")
-        node.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(node.pop("driver", "mock-nv"), config={**driver, **(driver_config or {})}, **node)
+        """Build a node from a TOML file (:mod:`qnodeos.node_config`): ``[node]`` name/driver/seed/
+        min_fidelity/trace, ``[driver]`` the driver's options. ``overrides`` replace ``[node]`` values
+        (``driver=...``, ``seed=...``; None leaves one as it is), ``driver_config`` adds options."""
+        cfg = NodeConfig.load(path).with_overrides(driver_config=driver_config, **overrides)
+        return cls(cfg.driver, config=cfg.driver_config, name=cfg.name, seed=cfg.seed,
+                   min_fidelity=cfg.min_fidelity, trace=cfg.trace)
 
     # ---- programs -----------------------------------------------------------------------------
     def compile(self, source: ProgramSource, flavour: str | None = None) -> CompiledSubroutine:
