@@ -35,8 +35,9 @@ class QuantumMemory:
         self._maps: dict[int, dict[int, int]] = {}
         self._communication = caps.qubits_with(QubitRole.COMMUNICATION)
         self._memory_only = tuple(q.index for q in caps.qubits if QubitRole.COMMUNICATION not in q.roles)
-        # NV-style devices (dedicated communication qubits) pin virtual id 0 to a communication qubit.
-        self.role_pinned = bool(self._memory_only)
+        # NV-style devices (dedicated communication qubits) pin virtual id 0 to a communication qubit;
+        # a device without communication qubits (no network link) has nothing to pin to.
+        self.role_pinned = bool(self._memory_only) and bool(self._communication)
 
     # ---- queries ------------------------------------------------------------------------------
     def physical(self, pid: int, virtual_id: int) -> int:

@@ -21,7 +21,14 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PLUGIN_DIR = Path(__file__).parent / "plugins"
-PLUGIN_PACKAGES = ("qnodeos-example-driver", "qnodeos-broken-plugins")
+#: Plugin distributions the registry tests need installed, and where their sources are (the driver
+#: template is the one `make test` also installs and tests on its own).
+PLUGIN_PATHS = {
+    "qnodeos-example-driver": PLUGIN_DIR / "qnodeos-example-driver",
+    "qnodeos-broken-plugins": PLUGIN_DIR / "qnodeos-broken-plugins",
+    "qnodeos-driver-template": Path(__file__).parents[1] / "examples" / "qnodeos-driver-template",
+}
+PLUGIN_PACKAGES = tuple(PLUGIN_PATHS)
 
 
 def _needs_install(path: Path) -> bool:
@@ -57,8 +64,7 @@ def _can_build_without_isolation() -> bool:
 @pytest.fixture(scope="session")
 def plugin_packages() -> tuple[str, ...]:
     """Make sure the test plugin packages are pip-installed; returns their distribution names."""
-    for name in PLUGIN_PACKAGES:
-        path = PLUGIN_DIR / name
+    for name, path in PLUGIN_PATHS.items():
         if not _needs_install(path):
             continue
         isolation = ["--no-build-isolation"] if _can_build_without_isolation() else []

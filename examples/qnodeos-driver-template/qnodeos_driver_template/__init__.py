@@ -1,5 +1,6 @@
-"""qnodeos driver for the (fictitious) ACME SEQ-9000 sequencer: a thin configuration of the VISA shim."""
-from .device import AcmeSequencerDevice
+"""qnodeos driver for the (fictitious) ACME SEQ-9000 sequencer, which has a command set of its own.
 
-__all__ = ["AcmeSequencerDevice"]
-__version__ = "0.1.0"
+``device.Seq9000Device`` is the driver, ``protocol`` its command set, ``stub`` the emulated firmware for
+CI and ``plugin`` its registration; nothing is imported here, so listing drivers stays cheap.
+"""
+__version__ = "0.2.0"

@@ -1,0 +1,77 @@
+"""Emulated SEQ-9000 firmware for CI: the SEQ-9000 command set on qnodeos's FirmwareStub, with a qnodeos
+mock device behind it, so the driver is tested over real pyvisa I/O with real (mock) physics.
+
+Serve one by hand (prints the VISA resource and writes the calibration matching the emulated setup)::
+
+    python -m qnodeos_driver_template.stub --port 5025 --calibration seq9000-cal.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+from pathlib import Path
+
+from qnodeos.firmware_stubs.stub import CommandError, FirmwareStub, command
+from qnodeos.hal import QDevice
+
+from .protocol import MAKER, MODEL, decode_operation, encode_record
+
+
+class Seq9000Stub(FirmwareStub):
+    """The SEQ-9000 firmware: one operation per ``OP?`` line, run on ``device``."""
+
+    program_separator = None  # one command per line, no SCPI program messages
+
+    def __init__(self, device: QDevice, serial: str = "SEQ-0042", firmware: str = "3.1") -> None:
+        super().__init__(device, idn=f"{MAKER},{MODEL},{serial},{firmware}")
+
+    @command("CLK?")
+    def clock(self, _: str) -> str:
+        return str(int(self.device.now_ns))
+
+    @command("CLK:MODE?")
+    def clock_mode(self, _: str) -> str:
+        return "SIM" if getattr(self.device, "simulated", False) else "REAL"
+
+    @command("RST")
+    def reset(self, _: str) -> str:
+        self.device.reset()
+        return "DONE"
+
+    @command("OP?")
+    def operation(self, arg: str) -> str:
+        try:
+            instr = decode_operation(arg)
+        except ValueError as exc:
+            raise CommandError(-224, str(exc)) from None
+        (response,) = self.run([instr])
+        return encode_record(response)
+
+
+def calibration_of(device: QDevice) -> dict:
+    """The calibration file contents describing ``device`` (what a lab measures on its setup)."""
+    return device.capabilities.to_dict()
+
+
+def main(argv: list[str] | None = None) -> None:
+    from qnodeos.drivers.mock_nv import MockNVDevice
+    from qnodeos.firmware_stubs.servers import ControllerTCPServer
+
+    parser = argparse.ArgumentParser(description="Serve an emulated ACME SEQ-9000 backed by a mock NV node")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--calibration", type=Path, required=True, help="write the setup's calibration here")
+    args = parser.parse_args(argv)
+    device = MockNVDevice.from_config(seed=args.seed)
+    args.calibration.write_text(json.dumps(calibration_of(device)))
+    with ControllerTCPServer(Seq9000Stub(device), port=args.port) as server:
+        print(f"SEQ-9000 emulator on {server.resource}; calibration in {args.calibration} (Ctrl-C to stop)", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
