@@ -5,31 +5,34 @@ import math
 import re
 from typing import Sequence
 
-from .base import VisaInstrument
-from .parameter import Bool, Numbers, Parameter, parse_bool
+from pymeasure.instruments.validators import strict_discrete_set
+
+from .lab_instrument import LabInstrument
+from .units import quantity
 
 _WAVE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
+_ON_OFF = {"validator": strict_discrete_set, "values": {True: 1, False: 0}, "map_values": True}
 
 
-class AWG(VisaInstrument):
+class AWG(LabInstrument):
     """An SCPI AWG: per-channel amplitude/offset/output, a sample clock and a run/stop sequencer."""
 
     idn_pattern = r"QNODEOS-SIM,AWG-2CH,"
     max_samples = 1 << 20
 
-    sample_rate = Parameter(unit="S/s", get_cmd="FREQ:RAST?", set_cmd="FREQ:RAST {:.0f}",
-                            vals=Numbers(1e6, 1.2e9), doc="Sample clock")
-    ch1_amplitude = Parameter(unit="V", get_cmd="SOUR1:VOLT?", set_cmd="SOUR1:VOLT {:.4f}",
-                              vals=Numbers(0.01, 2.0), doc="Channel 1 amplitude (Vpp)")
-    ch2_amplitude = Parameter(unit="V", get_cmd="SOUR2:VOLT?", set_cmd="SOUR2:VOLT {:.4f}",
-                              vals=Numbers(0.01, 2.0), doc="Channel 2 amplitude (Vpp)")
-    ch1_offset = Parameter(unit="V", get_cmd="SOUR1:VOLT:OFFS?", set_cmd="SOUR1:VOLT:OFFS {:.4f}",
-                           vals=Numbers(-1.0, 1.0), doc="Channel 1 DC offset")
-    ch2_offset = Parameter(unit="V", get_cmd="SOUR2:VOLT:OFFS?", set_cmd="SOUR2:VOLT:OFFS {:.4f}",
-                           vals=Numbers(-1.0, 1.0), doc="Channel 2 DC offset")
-    ch1_output = Parameter(get_cmd="OUTP1?", set_cmd="OUTP1 {:d}", vals=Bool(), parser=parse_bool)
-    ch2_output = Parameter(get_cmd="OUTP2?", set_cmd="OUTP2 {:d}", vals=Bool(), parser=parse_bool)
-    running = Parameter(get_cmd="AWGC:RST?", parser=lambda s: int(s) != 0, doc="Sequencer running (read-only)")
+    sample_rate = LabInstrument.control("FREQ:RAST?", "FREQ:RAST %.0f", "Sample clock in samples/s ('1.2 GHz').",
+                                        validator=quantity("Hz"), values=(1e6, 1.2e9))
+    ch1_amplitude = LabInstrument.control("SOUR1:VOLT?", "SOUR1:VOLT %.4f", "Channel 1 amplitude in Vpp.",
+                                          validator=quantity("V"), values=(0.01, 2.0))
+    ch2_amplitude = LabInstrument.control("SOUR2:VOLT?", "SOUR2:VOLT %.4f", "Channel 2 amplitude in Vpp.",
+                                          validator=quantity("V"), values=(0.01, 2.0))
+    ch1_offset = LabInstrument.control("SOUR1:VOLT:OFFS?", "SOUR1:VOLT:OFFS %.4f", "Channel 1 DC offset in V.",
+                                       validator=quantity("V"), values=(-1.0, 1.0))
+    ch2_offset = LabInstrument.control("SOUR2:VOLT:OFFS?", "SOUR2:VOLT:OFFS %.4f", "Channel 2 DC offset in V.",
+                                       validator=quantity("V"), values=(-1.0, 1.0))
+    ch1_output = LabInstrument.control("OUTP1?", "OUTP1 %d", "Channel 1 output on/off.", **_ON_OFF)
+    ch2_output = LabInstrument.control("OUTP2?", "OUTP2 %d", "Channel 2 output on/off.", **_ON_OFF)
+    running = LabInstrument.measurement("AWGC:RST?", "Whether the sequencer runs.", cast=lambda s: int(s) != 0)
 
     def run(self) -> None:
         self.write("AWGC:RUN")
@@ -48,6 +51,5 @@ class AWG(VisaInstrument):
         bad = next((i for i, v in enumerate(values) if not (math.isfinite(v) and -1.0 <= v <= 1.0)), None)
         if bad is not None:
             raise ValueError(f"{self.name}.load_waveform: sample {bad} = {values[bad]!r} outside [-1, 1]")
-        self.write(f'WLIS:WAV:NEW "{name}",{len(values)}', context=f"creating waveform {name}")
-        data = ",".join(f"{v:.6f}" for v in values)
-        self.write(f'WLIS:WAV:DATA "{name}",0,{len(values)},{data}', context=f"loading waveform {name}")
+        self.write(f'WLIS:WAV:NEW "{name}",{len(values)}')
+        self.write(f'WLIS:WAV:DATA "{name}",0,{len(values)},' + ",".join(f"{v:.6f}" for v in values))

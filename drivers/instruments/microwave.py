@@ -1,18 +1,24 @@
-"""Microwave source (NV electron-spin drive, ~2.87 GHz): frequency, power, output."""
+"""Microwave source (NV electron-spin drive, ~2.87 GHz): frequency, power, phase, output."""
 from __future__ import annotations
 
-from .base import VisaInstrument
-from .parameter import Bool, Numbers, Parameter, parse_bool
+import math
+
+from pymeasure.instruments.validators import strict_discrete_set
+
+from .lab_instrument import LabInstrument
+from .units import quantity
 
 
-class MicrowaveSource(VisaInstrument):
+class MicrowaveSource(LabInstrument):
     """A 9 kHz–20 GHz SCPI signal generator."""
 
     idn_pattern = r"QNODEOS-SIM,MW-SRC-20G,"
 
-    frequency = Parameter(unit="Hz", get_cmd="FREQ?", set_cmd="FREQ {:.3f}", vals=Numbers(9e3, 20e9),
-                          doc="CW output frequency")
-    power = Parameter(unit="dBm", get_cmd="POW?", set_cmd="POW {:.2f}", vals=Numbers(-120.0, 25.0),
-                      doc="Output level")
-    output = Parameter(get_cmd="OUTP?", set_cmd="OUTP {:d}", vals=Bool(), parser=parse_bool,
-                       doc="RF output on/off")
+    frequency = LabInstrument.control("FREQ?", "FREQ %.3f", "CW output frequency in Hz (or any frequency: '2.87 GHz').",
+                                      validator=quantity("Hz"), values=(9e3, 20e9))
+    power = LabInstrument.control("POW?", "POW %.2f", "Output level in dBm (or any power: '0.1 mW').",
+                                  validator=quantity("dBm"), values=(-120.0, 25.0))
+    phase = LabInstrument.control("PHAS?", "PHAS %.6f", "Output phase in rad (or any angle: '90 deg').",
+                                  validator=quantity("rad"), values=(-math.pi, math.pi))
+    output = LabInstrument.control("OUTP?", "OUTP %d", "RF output on (True) or off (False).",
+                                   validator=strict_discrete_set, values={True: 1, False: 0}, map_values=True)
