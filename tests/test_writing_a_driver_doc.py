@@ -15,5 +15,7 @@ def test_guide_python_blocks_run():
     for n, block in enumerate(blocks):
         exec(compile(block, f"{GUIDE.name}[block {n}]", "exec"), namespace)  # noqa: S102 - our own docs
     (info,) = namespace["qnodeos_drivers"]()
-    assert info.name == "template-visa" and info.platform == "generic"
+    assert info.name == "acme-visa" and info.platform == "generic"
+    assert info.option_set.names == ("resource", "timeout", "node") and not info.accepts("seed")
     assert issubclass(namespace["TestAcmeSequencer"], namespace["QDeviceConformance"])
+    assert issubclass(namespace["PulserStub"], namespace["FirmwareStub"])
