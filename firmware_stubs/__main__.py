@@ -8,12 +8,11 @@ It prints the address to give the shim (a VISA resource for ``tcp``, a pyserial 
 from __future__ import annotations
 
 import argparse
-import threading
 
 from qnodeos.hal.registry import DriverRegistry
 
 from .controller import Controller
-from .servers import SERVERS, address_of
+from .servers import SERVERS, serve_until_interrupted
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,12 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     device = DriverRegistry.load().build(args.device, {}, node=args.node, seed=args.seed)
     server_cls = SERVERS[args.link]
     options = {} if args.link == "pty" else {"port": args.port}
-    with server_cls(Controller(device), **options) as server:  # type: ignore[call-arg]
-        print(f"serving {args.device} on {address_of(server)} (Ctrl-C to stop)", flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
+    serve_until_interrupted(server_cls(Controller(device), **options).start(), args.device)  # type: ignore[call-arg]
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 import socket
 import tty
-from typing import Callable
+import threading
+from typing import Callable, ClassVar
 
 from .serving import Limits, ServingLoop
 from .sessions import FramedSession, Session, TextSession
@@ -57,14 +58,18 @@ class _StubServer:
 
 
 class _TCPStubServer(_StubServer):
-    def __init__(self, stub: FirmwareStub, new_session: Callable[[], Session], host: str, port: int,
-                 limits: Limits | None) -> None:
+    """A stub on a loopback TCP port, each connection with its own ``session_class`` session."""
+
+    session_class: ClassVar[Callable[[FirmwareStub], Session]]
+
+    def __init__(self, stub: FirmwareStub, host: str = "127.0.0.1", port: int = 0, *,
+                 limits: Limits | None = None) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"stub servers bind the loopback interface only, not {host!r}")
         listener = socket.create_server((host, port), backlog=_BACKLOG)
         self.host, self.port = listener.getsockname()[:2]
         super().__init__(stub, f"tcp-{self.port}", limits)
-        self.loop.listen(listener, new_session)
+        self.loop.listen(listener, lambda: self.session_class(stub))
 
     def drop_clients(self) -> None:
         """Close every open connection now (a cable pulled out)."""
@@ -72,24 +77,19 @@ class _TCPStubServer(_StubServer):
 
 
 class ControllerTCPServer(_TCPStubServer):
-    """The text protocol on a loopback TCP port; open :attr:`resource` with pyvisa."""
+    """The text protocol on a loopback TCP port; open :attr:`resource` (a VISA resource) with pyvisa."""
 
-    def __init__(self, stub: FirmwareStub, host: str = "127.0.0.1", port: int = 0, *,
-                 limits: Limits | None = None) -> None:
-        super().__init__(stub, lambda: TextSession(stub), host, port, limits)
+    session_class = TextSession
 
     @property
     def resource(self) -> str:
-        """The VISA resource string pyvisa-py opens to reach this server."""
         return f"TCPIP::{self.host}::{self.port}::SOCKET"
 
 
 class SocketControllerServer(_TCPStubServer):
     """The framed protocol on a loopback TCP port; open :attr:`url` (``socket://…``) with pyserial."""
 
-    def __init__(self, stub: FirmwareStub, host: str = "127.0.0.1", port: int = 0, *,
-                 limits: Limits | None = None) -> None:
-        super().__init__(stub, lambda: FramedSession(stub), host, port, limits)
+    session_class = FramedSession
 
     @property
     def url(self) -> str:
@@ -128,3 +128,14 @@ SERVERS: dict[str, type[_StubServer]] = {
 def address_of(server: _StubServer) -> str:
     """What a host opens to reach ``server``: a VISA resource or a pyserial URL."""
     return server.resource if isinstance(server, ControllerTCPServer) else server.url  # type: ignore[attr-defined]
+
+
+def serve_until_interrupted(server: _StubServer, description: str) -> None:
+    """Run an already started ``server`` until Ctrl-C (for stubs started by hand), then stop it."""
+    print(f"serving {description} on {address_of(server)} (Ctrl-C to stop)", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

@@ -11,19 +11,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from qnodeos.drivers import protocol as proto
-from qnodeos.hal import (
-    Axis,
-    BellState,
-    ControlledRotate,
-    EntangleAttempt,
-    Init,
-    Measure,
-    MolmerSorensen,
-    Response,
-    Rotate,
-    Status,
-    Wait,
-)
+from qnodeos.hal import Axis, BellState, ControlledRotate, EntangleAttempt, Init
+from qnodeos.hal import Measure, MolmerSorensen, Response, Rotate, Status, Wait
 from qnodeos.hal.instructions import to_dict
 
 qubit = st.integers(-5, 1000)

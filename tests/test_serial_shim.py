@@ -13,20 +13,8 @@ from qnodeos.drivers.mock_ion import MockIonDevice
 from qnodeos.drivers.mock_nv import MockNVDevice
 from qnodeos.drivers.controller_shim import SerialControllerDevice
 from qnodeos.firmware_stubs.harness import served_serial
-from qnodeos.hal import (
-    Axis,
-    ControlledRotate,
-    DeviceFault,
-    DeviceTimeout,
-    EntangleAttempt,
-    Init,
-    Measure,
-    MolmerSorensen,
-    Response,
-    Rotate,
-    Status,
-    Wait,
-)
+from qnodeos.hal import Axis, ControlledRotate, DeviceFault, DeviceTimeout, EntangleAttempt, Init
+from qnodeos.hal import Measure, MolmerSorensen, Response, Rotate, Status, Wait
 
 PROGRAM = [Init(0), Rotate(0, Axis.X, math.pi / 2), Init(1), ControlledRotate(0, 1, Axis.X, math.pi / 2),
            Measure(0), Wait(999), Rotate(0, Axis.Z, 1.0), Init(9), EntangleAttempt(0, "no such node"), Measure(0)]

@@ -15,7 +15,7 @@ from qnodeos.drivers.controller_shim import VisaControllerDevice
 from qnodeos.firmware_stubs.controller import Controller
 from qnodeos.firmware_stubs.harness import served_serial, served_visa
 from qnodeos.firmware_stubs.servers import PtyControllerServer
-from qnodeos.firmware_stubs.servers import ControllerTCPServer
+from qnodeos.firmware_stubs.servers import ControllerTCPServer, address_of
 from qnodeos.hal import Axis, DeviceFault, DeviceTimeout, Init, Measure, Rotate, Wait
 
 PROGRAM = [Init(0), Rotate(0, Axis.X, math.pi / 2), Measure(0), Wait(50_000), Init(1),
@@ -109,13 +109,15 @@ def test_visa_peer_going_silent_mid_session_times_out_bounded():
         assert link.controller.executed == []  # a mute controller ran nothing
 
 
-def test_visa_wrong_idn_names_instrument_command_and_reply():
-    with ControllerTCPServer(Controller(nv())) as server:
+@pytest.mark.parametrize("server_cls, shim_cls", [(ControllerTCPServer, VisaControllerDevice),
+                                                   (PtyControllerServer, SerialControllerDevice)])
+def test_wrong_idn_names_driver_address_command_and_reply(server_cls, shim_cls):
+    with server_cls(Controller(nv())) as server:
         server.controller.faults.wrong_idn = "ACME,OSCILLOSCOPE-4,OSC42,2.3"
         with pytest.raises(DeviceFault) as err:
-            VisaControllerDevice(server.resource, timeout=FAST)
+            shim_cls(address_of(server), timeout=FAST)
     text = str(err.value)
-    assert "visa-controller" in text and server.resource in text and "'*IDN?'" in text
+    assert shim_cls.driver_name in text and address_of(server) in text and "'*IDN?'" in text
     assert "ACME,OSCILLOSCOPE-4,OSC42,2.3" in text
 
 
@@ -198,12 +200,3 @@ def test_serial_disconnect_mid_sequence_reopens_and_resends():
         assert link.shim.reconnects == 1 and link.server.connections == 2
         assert link.controller.executed == PROGRAM and link.controller.replayed == 1
     assert got == expected()
-
-
-def test_serial_wrong_idn_names_port_command_and_reply():
-    with PtyControllerServer(Controller(nv())) as server:
-        server.controller.faults.wrong_idn = "ACME,SPECTRUM-ANALYZER,1,1"
-        with pytest.raises(DeviceFault) as err:
-            SerialControllerDevice(server.url, timeout=FAST)
-    text = str(err.value)
-    assert server.url in text and "'*IDN?'" in text and "ACME,SPECTRUM-ANALYZER,1,1" in text

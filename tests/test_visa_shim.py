@@ -12,18 +12,8 @@ from qnodeos.drivers.mock_ion import MockIonDevice
 from qnodeos.drivers.mock_nv import MockNVDevice
 from qnodeos.drivers.controller_shim import VisaControllerDevice
 from qnodeos.firmware_stubs.harness import served_visa
-from qnodeos.hal import (
-    Axis,
-    ControlledRotate,
-    DeviceFault,
-    Init,
-    Measure,
-    MolmerSorensen,
-    Response,
-    Rotate,
-    Status,
-    Wait,
-)
+from qnodeos.hal import Axis, ControlledRotate, DeviceFault, Init, Measure
+from qnodeos.hal import MolmerSorensen, Response, Rotate, Status, Wait
 
 PROGRAM = [Init(0), Rotate(0, Axis.X, math.pi / 2), Init(1), ControlledRotate(0, 1, Axis.X, math.pi / 2),
            Measure(0), Wait(12_345), Rotate(0, Axis.Z, 1.0), Init(9), Rotate(0, Axis.Y, math.pi), Measure(0)]

@@ -19,18 +19,8 @@ import re
 from typing import Iterable, Sequence
 from urllib.parse import quote, unquote
 
-from qnodeos.hal.instructions import (
-    Axis,
-    ControlledRotate,
-    EntangleAttempt,
-    Init,
-    Measure,
-    MolmerSorensen,
-    PhysicalInstruction,
-    Rotate,
-    Wait,
-    from_dict,
-)
+from qnodeos.hal.instructions import Axis, ControlledRotate, EntangleAttempt, Init, Measure, MolmerSorensen
+from qnodeos.hal.instructions import PhysicalInstruction, Rotate, Wait, from_dict
 from qnodeos.hal.responses import BellState, Response, Status
 
 _SEQ_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

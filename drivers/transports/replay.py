@@ -37,7 +37,49 @@ class ProtocolMismatch(AssertionError):
     """The driver sent something the expected protocol does not contain (or left it unfinished)."""
 
 
-class ReplayTransport(Transport):
+class _Script:
+    """The expected ``(sent, reply)`` pairs and how far the driver got through them."""
+
+    def __init__(self, pairs: Sequence[tuple[str, str | None]]) -> None:
+        self.pairs = list(pairs)
+        self.next = 0
+        self.sent: list[str] = []
+
+    def expect(self, message: str) -> str | None:
+        """The reply scripted for ``message``; :class:`ProtocolMismatch` if it is not the next one."""
+        if self.next >= len(self.pairs):
+            raise ProtocolMismatch(f"unexpected message {message!r}: all {len(self.pairs)} expected messages were sent")
+        expected, reply = self.pairs[self.next]
+        if message != expected:
+            raise ProtocolMismatch(f"message #{self.next}: sent {message!r}, expected {expected!r}")
+        self.next += 1
+        self.sent.append(message)
+        return reply
+
+    def never_sent(self) -> list[str]:
+        return [f"never sent: {s!r}" for s, _ in self.pairs[self.next:]]
+
+
+def _raise_unfinished(problems: list[str]) -> None:
+    if problems:
+        raise ProtocolMismatch("protocol not completed: " + "; ".join(problems))
+
+
+class _ChecksOnExit:
+    """``with replay:`` checks on leaving the block (unless it raised) that the script was completed."""
+
+    def assert_done(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):  # -> Self
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.assert_done()
+
+
+class ReplayTransport(_ChecksOnExit, Transport):
     """A whole transport that follows a script of ``(request, reply)`` text pairs; a ``None`` reply
     means the controller stays silent (the request fails as a timeout, and may be repeated)."""
 
@@ -46,10 +88,9 @@ class ReplayTransport(Transport):
         super().__init__(address, "on")
         self.framed = framed
         self.max_message = max_message
-        self._pairs = list(pairs)
-        self._next = 0
+        self._script = _Script(pairs)
+        self.sent = self._script.sent
         self._is_open = False
-        self.sent: list[str] = []
 
     @property
     def is_open(self) -> bool:
@@ -59,13 +100,7 @@ class ReplayTransport(Transport):
         self._is_open = True
 
     def request(self, message: str) -> str:
-        if self._next >= len(self._pairs):
-            raise ProtocolMismatch(f"unexpected request {message!r}: all {len(self._pairs)} expected messages were sent")
-        expected, reply = self._pairs[self._next]
-        if message != expected:
-            raise ProtocolMismatch(f"message #{self._next}: sent {message!r}, expected {expected!r}")
-        self._next += 1
-        self.sent.append(message)
+        reply = self._script.expect(message)
         if reply is None:
             raise LinkError("no reply (the script is silent here)", timed_out=True, broken=False)
         return reply
@@ -74,16 +109,8 @@ class ReplayTransport(Transport):
         self._is_open = False
 
     def assert_done(self) -> None:
-        never = [f"never sent: {s!r}" for s, _ in self._pairs[self._next:]]
-        if never:
-            raise ProtocolMismatch("protocol not completed: " + "; ".join(never))
+        _raise_unfinished(self._script.never_sent())
 
-    def __enter__(self) -> "ReplayTransport":
-        return self
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        if exc_type is None:
-            self.assert_done()
 
 
 class ReplayResource:
@@ -95,20 +122,13 @@ class ReplayResource:
         self.timeout = options.get("timeout")
         self.read_termination = options.get("read_termination")
         self.write_termination = options.get("write_termination")
-        self._pairs = list(pairs)
-        self._next = 0
+        self._script = _Script(pairs)
+        self.sent = self._script.sent
         self._replies: deque[str] = deque()
-        self.sent: list[str] = []
         self.closed = False
 
     def write(self, message: str) -> int:
-        if self._next >= len(self._pairs):
-            raise ProtocolMismatch(f"unexpected write {message!r}: all {len(self._pairs)} expected messages were sent")
-        expected, reply = self._pairs[self._next]
-        if message != expected:
-            raise ProtocolMismatch(f"message #{self._next}: sent {message!r}, expected {expected!r}")
-        self._next += 1
-        self.sent.append(message)
+        reply = self._script.expect(message)
         if reply is not None:
             self._replies.append(reply)
         return len(message)
@@ -126,12 +146,10 @@ class ReplayResource:
         self.closed = True
 
     def unfinished(self) -> list[str]:
-        problems = [f"never sent: {s!r}" for s, _ in self._pairs[self._next:]]
-        problems += [f"reply never read: {r!r}" for r in self._replies]
-        return problems
+        return self._script.never_sent() + [f"reply never read: {r!r}" for r in self._replies]
 
 
-class ReplayResourceManager:
+class ReplayResourceManager(_ChecksOnExit):
     """Hands out one :class:`ReplayResource` per ``open_resource`` call, in order of ``scripts``."""
 
     def __init__(self, *scripts: Sequence[tuple[str, str | None]]) -> None:
@@ -154,19 +172,11 @@ class ReplayResourceManager:
 
     def assert_done(self) -> None:
         problems = [p for r in self.resources for p in r.unfinished()]
-        problems += [f"resource never opened for script {list(s)!r}" for s in self._scripts]
-        if problems:
-            raise ProtocolMismatch("protocol not completed: " + "; ".join(problems))
-
-    def __enter__(self) -> "ReplayResourceManager":
-        return self
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        if exc_type is None:
-            self.assert_done()
+        _raise_unfinished(problems + [f"resource never opened for script {list(s)!r}" for s in self._scripts])
 
 
-class ReplaySerial:
+
+class ReplaySerial(_ChecksOnExit):
     """A pyserial-like port: each expected ``sent`` byte string releases its ``reply`` bytes.
 
     ``reply=None`` means the port stays silent (the driver should time out and retry).
@@ -215,14 +225,4 @@ class ReplaySerial:
 
     def assert_done(self) -> None:
         problems = [f"never sent: {s!r}" for s, _ in self._pairs[self._next:]]
-        if self._rx:
-            problems.append(f"reply bytes never read: {bytes(self._rx)!r}")
-        if problems:
-            raise ProtocolMismatch("protocol not completed: " + "; ".join(problems))
-
-    def __enter__(self) -> "ReplaySerial":
-        return self
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        if exc_type is None:
-            self.assert_done()
+        _raise_unfinished(problems + ([f"reply bytes never read: {bytes(self._rx)!r}"] if self._rx else []))

@@ -55,7 +55,7 @@ class Seq9000Device(QDevice):
         self.instrument = ""
         try:
             self._ask("*IDN?", check_identity=True)
-            self.simulated = self._ask("CLK:MODE?") == "SIM"
+            self.simulated = self._clock()[1] == "SIM"
         except BaseException:
             self.close()
             raise
@@ -66,11 +66,15 @@ class Seq9000Device(QDevice):
 
     @property
     def now_ns(self) -> int:
+        return self._clock()[0]
+
+    def _clock(self) -> tuple[int, str]:
         reply = self._ask("CLK?")
         try:
-            return int(reply)
+            ns, kind = reply.split()
+            return int(ns), kind
         except ValueError:
-            raise DeviceFault(f"{self._who()}: 'CLK?' answered {reply!r}, not an integer") from None
+            raise DeviceFault(f"{self._who()}: 'CLK?' answered {reply!r}, not '<ns> SIM|REAL'") from None
 
     def execute(self, instruction: PhysicalInstruction) -> Response:
         try:

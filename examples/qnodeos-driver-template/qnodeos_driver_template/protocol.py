@@ -5,8 +5,8 @@ cannot drift apart.
 One command per line, ``\\n``-terminated; every command answers one line::
 
     *IDN?                     ACMELAB,SEQ-9000,<serial>,<firmware>
-    CLK?                      controller clock in ns
-    CLK:MODE?                 SIM (an emulator's clock, moved only by operations) or REAL
+    CLK?                      controller clock in ns, then SIM (an emulator's clock, moved only by
+                              operations) or REAL
     RST                       DONE — all qubits back to |0>
     OP? <operation>           one result record
 
@@ -24,20 +24,8 @@ from __future__ import annotations
 import math
 from urllib.parse import quote, unquote
 
-from qnodeos.hal import (
-    Axis,
-    BellState,
-    ControlledRotate,
-    EntangleAttempt,
-    Init,
-    Measure,
-    MolmerSorensen,
-    PhysicalInstruction,
-    Response,
-    Rotate,
-    Status,
-    Wait,
-)
+from qnodeos.hal import Axis, BellState, ControlledRotate, EntangleAttempt, Init, Measure, MolmerSorensen
+from qnodeos.hal import PhysicalInstruction, Response, Rotate, Status, Wait
 
 #: What the SEQ-9000 answers to *IDN? (maker, model); the driver refuses anything else.
 MAKER, MODEL = "ACMELAB", "SEQ-9000"
@@ -54,21 +42,21 @@ def _deg(angle: float) -> str:
 
 def encode_operation(instr: PhysicalInstruction) -> str:
     """The SEQ-9000 operation performing ``instr``."""
-    if isinstance(instr, Init):
-        return f"PREP {instr.qubit}"
-    if isinstance(instr, Rotate):
-        return f"PULSE {instr.qubit} {Axis(instr.axis).name} {_deg(instr.angle)}"
-    if isinstance(instr, ControlledRotate):
-        return f"CPULSE {instr.control} {instr.target} {Axis(instr.axis).name} {_deg(instr.angle)}"
-    if isinstance(instr, MolmerSorensen):
-        return f"MSGATE {instr.qubits[0]} {instr.qubits[1]} {_deg(instr.angle)}"
-    if isinstance(instr, Measure):
-        return f"READ {instr.qubit}"
-    if isinstance(instr, Wait):
-        return f"IDLE {instr.duration_ns}"
-    if isinstance(instr, EntangleAttempt):
-        window = "-" if instr.window_start_ns is None else str(instr.window_start_ns)
-        return f"HERALD {instr.qubit} {quote(instr.peer, safe='')} {instr.max_attempts} {window}"
+    match instr:
+        case Init(q):
+            return f"PREP {q}"
+        case Rotate(q, axis, angle):
+            return f"PULSE {q} {Axis(axis).name} {_deg(angle)}"
+        case ControlledRotate(c, t, axis, angle):
+            return f"CPULSE {c} {t} {Axis(axis).name} {_deg(angle)}"
+        case MolmerSorensen((a, b), angle):
+            return f"MSGATE {a} {b} {_deg(angle)}"
+        case Measure(q):
+            return f"READ {q}"
+        case Wait(ns):
+            return f"IDLE {ns}"
+        case EntangleAttempt(q, peer, max_attempts, window):
+            return f"HERALD {q} {quote(peer, safe='')} {max_attempts} {'-' if window is None else window}"
     raise TypeError(f"the SEQ-9000 has no operation for {instr!r}")
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 from pathlib import Path
 
 from qnodeos.firmware_stubs.stub import CommandError, FirmwareStub, command
@@ -28,16 +27,8 @@ class Seq9000Stub(FirmwareStub):
 
     @command("CLK?")
     def clock(self, _: str) -> str:
-        return str(int(self.device.now_ns))
-
-    @command("CLK:MODE?")
-    def clock_mode(self, _: str) -> str:
-        return "SIM" if getattr(self.device, "simulated", False) else "REAL"
-
-    @command("RST")
-    def reset(self, _: str) -> str:
-        self.device.reset()
-        return "DONE"
+        kind = "SIM" if getattr(self.device, "simulated", False) else "REAL"
+        return f"{int(self.device.now_ns)} {kind}"
 
     @command("OP?")
     def operation(self, arg: str) -> str:
@@ -48,6 +39,11 @@ class Seq9000Stub(FirmwareStub):
         (response,) = self.run([instr])
         return encode_record(response)
 
+    @command("RST")
+    def reset(self, _: str) -> str:
+        self.device.reset()
+        return "DONE"
+
 
 def calibration_of(device: QDevice) -> dict:
     """The calibration file contents describing ``device`` (what a lab measures on its setup)."""
@@ -56,7 +52,7 @@ def calibration_of(device: QDevice) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     from qnodeos.drivers.mock_nv import MockNVDevice
-    from qnodeos.firmware_stubs.servers import ControllerTCPServer
+    from qnodeos.firmware_stubs.servers import ControllerTCPServer, serve_until_interrupted
 
     parser = argparse.ArgumentParser(description="Serve an emulated ACME SEQ-9000 backed by a mock NV node")
     parser.add_argument("--port", type=int, default=0)
@@ -65,12 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     device = MockNVDevice.from_config(seed=args.seed)
     args.calibration.write_text(json.dumps(calibration_of(device)))
-    with ControllerTCPServer(Seq9000Stub(device), port=args.port) as server:
-        print(f"SEQ-9000 emulator on {server.resource}; calibration in {args.calibration} (Ctrl-C to stop)", flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
+    server = ControllerTCPServer(Seq9000Stub(device), port=args.port).start()
+    serve_until_interrupted(server, f"an emulated SEQ-9000 (calibration in {args.calibration})")
 
 
 if __name__ == "__main__":
