@@ -23,7 +23,7 @@ from .serving import Limits, ServingLoop
 from .sessions import FramedSession, Session, TextSession
 from .stub import FirmwareStub
 
-_BACKLOG = 128
+_BACKLOG = 1024  # a flood of connects queues in the kernel instead of having its SYNs dropped
 
 
 class _StubServer:

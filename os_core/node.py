@@ -23,6 +23,7 @@ and keeps their results and a per-instruction trace.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,10 +127,14 @@ class Node:
                     **overrides: Any) -> "Node":
         """Build a node from a TOML file (:mod:`qnodeos.node_config`): ``[node]`` name/driver/seed/
         min_fidelity/trace, ``[driver]`` the driver's options. ``overrides`` replace ``[node]`` values
-        (``driver=...``, ``seed=...``; None leaves one as it is), ``driver_config`` adds options."""
-        cfg = NodeConfig.load(path).with_overrides(driver_config=driver_config, **overrides)
+        (``driver=...``, ``seed=...``; None leaves one as it is), ``driver_config`` adds options; other
+        keywords (``registry=...``, ``policy=...``) go to the constructor."""
+        fields = {f.name for f in dataclasses.fields(NodeConfig)}
+        node = {k: v for k, v in overrides.items() if k in fields}
+        extra = {k: v for k, v in overrides.items() if k not in fields}
+        cfg = NodeConfig.load(path).with_overrides(driver_config=driver_config, **node)
         return cls(cfg.driver, config=cfg.driver_config, name=cfg.name, seed=cfg.seed,
-                   min_fidelity=cfg.min_fidelity, trace=cfg.trace)
+                   min_fidelity=cfg.min_fidelity, trace=cfg.trace, **extra)
 
     # ---- programs -----------------------------------------------------------------------------
     def compile(self, source: ProgramSource, flavour: str | None = None) -> CompiledSubroutine:
