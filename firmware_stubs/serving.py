@@ -37,6 +37,8 @@ log.addHandler(logging.NullHandler())
 
 _READ_SIZE = 65536
 _MAX_WAIT_S = 0.25
+_LINGER_S = 1.0
+_LINGER_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class _Link:
         self.send_at: float | None = None     # delayed reply: start sending then
         self.send_deadline: float | None = None
         self.close_after_send = False
+        self.linger_until: float | None = None  # closing: our last words sent, the peer's input drained
+        self.drained = 0
 
     def fileno(self) -> int:
         return self.handle.fileno() if isinstance(self.handle, socket.socket) else self.handle
@@ -117,6 +121,7 @@ class ServingLoop:
         self.connections = 0
         self.refused = 0
         self.evicted = 0
+        self._open_sockets = 0  # kept by the loop's thread; read from any
 
     # ---------------------------------------------------------------------------- configuration
     def listen(self, listener: socket.socket, new_session: Callable[[], Session]) -> None:
@@ -166,7 +171,8 @@ class ServingLoop:
 
     @property
     def open_connections(self) -> int:
-        return sum(link.is_socket for link in self._links.values())
+        """Connections open now."""
+        return self._open_sockets
 
     # -------------------------------------------------------------------------------- the loop
     def _wake(self) -> None:
@@ -196,7 +202,7 @@ class ServingLoop:
         now = time.monotonic()
         wait = _MAX_WAIT_S
         for link in self._links.values():
-            for t in (link.send_at, link.send_deadline):
+            for t in (link.send_at, link.send_deadline, link.linger_until):
                 if t is not None:
                     wait = min(wait, t - now)
         return max(0.0, wait)
@@ -246,6 +252,7 @@ class ServingLoop:
 
     def _add_link(self, link: _Link) -> None:
         self._links[link.fileno()] = link
+        self._open_sockets += link.is_socket
         self._sel.register(link.fileno(), selectors.EVENT_READ, link)
 
     # -------------------------------------------------------------------------------- serving
@@ -266,6 +273,11 @@ class ServingLoop:
             return
         if not data:
             self._hang_up(link)
+            return
+        if link.linger_until is not None:  # closing: input is read only so that closing does not reset
+            link.drained += len(data)       # the connection, and only so much of it
+            if link.drained > _LINGER_BYTES:
+                self._close(link)
             return
         link.spoke = True
         link.last_activity = time.monotonic()
@@ -293,7 +305,7 @@ class ServingLoop:
         link.send_at = None
         if not link.out:
             if link.close_after_send:
-                self._hang_up(link)
+                self._linger(link)
             else:
                 self._interest(link, selectors.EVENT_READ)
             return
@@ -312,9 +324,24 @@ class ServingLoop:
         link.send_deadline = None
         link.last_activity = time.monotonic()
         if link.close_after_send:
-            self._hang_up(link)
+            self._linger(link)
         else:
             self._interest(link, selectors.EVENT_READ)
+
+    def _linger(self, link: _Link) -> None:
+        """Close after the last reply: say we are done writing, then drain what the peer still sends
+        (for at most ``_LINGER_S`` and ``_LINGER_BYTES``), so closing with unread input does not reset the connection and
+        destroy the reply we just sent (an error line, say, refusing an overlong line)."""
+        if not isinstance(link.handle, socket.socket) or link.linger_until is not None:
+            self._hang_up(link)
+            return
+        try:
+            link.handle.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._hang_up(link)
+            return
+        link.linger_until = time.monotonic() + _LINGER_S
+        self._interest(link, selectors.EVENT_READ)
 
     def _interest(self, link: _Link, events: int) -> None:
         """Watch ``link`` for ``events`` (0: not at all, while its delayed reply waits)."""
@@ -348,6 +375,7 @@ class ServingLoop:
         fd = link.fileno()
         if self._links.pop(fd, None) is None:
             return
+        self._open_sockets -= link.is_socket
         try:
             self._sel.unregister(fd)
         except (KeyError, ValueError, OSError):
@@ -358,7 +386,10 @@ class ServingLoop:
     def _run_timers(self) -> None:
         now = time.monotonic()
         for link in list(self._links.values()):
-            if link.send_at is not None and now >= link.send_at:
+            if link.linger_until is not None:
+                if now >= link.linger_until:
+                    self._close(link)
+            elif link.send_at is not None and now >= link.send_at:
                 try:
                     self._start_sending(link)
                 except OSError:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import select
 import socket
 import sys
 import time
@@ -108,6 +109,24 @@ def framed_idn(target: Target, limit_s: float = 2.0) -> str | None:
     return None
 
 
+def _read_until_closed(sock: socket.socket, limit_s: float) -> tuple[bytes, bool]:
+    """What the endpoint still sends, and whether it hung up within ``limit_s``."""
+    data = bytearray()
+    deadline = time.monotonic() + limit_s
+    sock.settimeout(limit_s)
+    try:
+        while time.monotonic() < deadline and len(data) < (1 << 20):
+            chunk = sock.recv(65536)
+            if not chunk:
+                return bytes(data), True
+            data += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        return bytes(data), True
+    except OSError:
+        pass
+    return bytes(data), False
+
+
 def _healthy(probe: Callable[[Target], str | None], target: Target) -> tuple[bool, float]:
     t0 = time.monotonic()
     answer = probe(target)
@@ -122,18 +141,18 @@ def long_line(target: Target, budget: Budget) -> Result:
     with socket.create_connection((target.host, target.text_port), timeout=2.0) as sock:
         try:
             while sent < budget.bytes and time.monotonic() - start < budget.seconds:
+                if select.select([sock], [], [], 0)[0]:
+                    break  # the endpoint answered (or hung up)
                 sock.sendall(chunk)
                 sent += len(chunk)
         except OSError:
             pass  # cut off: what we want
-        try:
-            reply = sock.recv(4096)
-        except OSError:
-            pass
+        reply, closed = _read_until_closed(sock, limit_s=2.0)
     healthy, probe_s = _healthy(text_idn, target)
-    cut_off = sent < budget.bytes and reply.startswith(b"ERR -223")
+    cut_off = sent < budget.bytes and reply.startswith(b"ERR -223") and closed
     return Result("stub-long-line", cut_off and healthy,
-                  f"cut off after {sent / 2**20:.1f} MiB with {reply[:60]!r}; *IDN? afterwards "
+                  f"cut off after {sent / 2**20:.1f} MiB with {reply[:60]!r} and {'' if closed else 'NOT '}hung up; "
+                  f"*IDN? afterwards "
                   f"{'answered' if healthy else 'NOT answered'} in {probe_s * 1e3:.0f} ms",
                   time.monotonic() - start, {"mib_sent": sent / 2**20})
 

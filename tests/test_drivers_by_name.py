@@ -132,6 +132,15 @@ def test_cli_run_with_driver_and_config(driver, tmp_path, capsys):
     assert result["state"] == "done" and result["registers"] == registers
 
 
+def test_drivers_json_lists_the_options_each_driver_takes(capsys):
+    assert main(["drivers", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["drivers"]}
+    visa = {o["name"]: o for o in rows["visa-controller"]["options"]["declared"]}
+    assert visa["resource"]["required"] and "seed" not in visa and "node" in visa
+    assert {"seed", "node", "preset", "alpha"} <= {o["name"] for o in rows["mock-nv"]["options"]["declared"]}
+    assert rows["example-ideal"]["options"]["open"] is True  # undeclared: read from its **config signature
+
+
 # ----------------------------------------------------------------------------- options refused
 def test_a_seed_for_a_driver_that_takes_none_is_refused_by_name(tmp_path):
     with _shim("resource", "tcp") as config:

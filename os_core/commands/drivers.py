@@ -3,7 +3,8 @@
 Listing is informational: it exits 0 as long as one driver loaded, and reports broken plugins in a
 separate section instead of failing. ``--json`` gives the same data for scripts and tests;
 ``--describe NAME`` instantiates one driver with its default configuration and prints its
-capabilities.
+capabilities. The JSON lists the options each driver declares (what a node file's ``[driver]`` table
+may hold).
 """
 from __future__ import annotations
 
@@ -53,13 +54,22 @@ def listing(registry: DriverRegistry) -> dict[str, Any]:
     for info in sorted(registry.drivers.values(), key=lambda i: i.name):
         rows.append({"name": info.name, "version": info.version, "platform": info.platform,
                      "origin": info.origin, "status": "loaded", "description": info.description,
-                     "reason": None})
+                     "reason": None, "options": _options(info)})
     for b in sorted(registry.blocked, key=lambda b: b.name):
         rows.append({"name": b.name, "version": b.info.version if b.info else None,
                      "platform": b.info.platform if b.info else None, "origin": b.origin,
                      "status": "blocked", "description": b.info.description if b.info else "",
                      "reason": b.reason})
     return {"drivers": rows, "problems": [p.to_dict() for p in registry.problems]}
+
+
+def _options(info: Any) -> dict[str, Any]:
+    """What the driver's factory accepts (``open``: any further keyword too)."""
+    try:
+        accepted = info.option_set
+    except ValueError as exc:  # a malformed declaration: say so instead of failing the listing
+        return {"error": str(exc)}
+    return {"declared": [o.to_dict() for o in accepted.options], "open": accepted.open}
 
 
 def _print_table(report: dict[str, Any], file: TextIO | None = None) -> None:
