@@ -57,15 +57,9 @@ def encode_frame(seq: int, payload: bytes | str, reply: bool = False) -> bytes:
     return body + struct.pack(">I", binascii.crc32(body) & 0xFFFFFFFF)
 
 
-@dataclass(frozen=True, order=True)
-class _Candidate:
-    """A header whose checksum holds, waiting for its body: stream offsets of its start and end."""
-
-    end: int
-    pos: int
-    seq: int
-    flags: int
-    length: int
+#: A header whose checksum holds, waiting for its body: (end offset, start offset, seq, flags), a
+#: tuple so that the heap orders candidates by where they end.
+_Candidate = tuple[int, int, int, int]
 
 
 class FrameDecoder:
@@ -106,7 +100,7 @@ class FrameDecoder:
         if partial >= 0 and end - (self._base + partial) < HEADER_SIZE:
             return HEADER_SIZE - (end - (self._base + partial))
         if self._open:
-            return max(1, self._open[0].end - end)
+            return max(1, self._open[0][0] - end)
         return HEADER_SIZE
 
     @property
@@ -125,7 +119,7 @@ class FrameDecoder:
         self._buf.extend(data)
         frames: list[Frame] = []
         while True:
-            first_end = self._open[0].end if self._open else None
+            first_end = self._open[0][0] if self._open else None
             limit = self._end - HEADER_SIZE + 1  # a header must have fully arrived to be examined
             if first_end is not None:
                 limit = min(limit, first_end)
@@ -153,32 +147,33 @@ class FrameDecoder:
             return True
         if binascii.crc_hqx(bytes(self._buf[i:i + HEADER_SIZE - 2]), 0) != hcrc:
             return True
-        heapq.heappush(self._open, _Candidate(pos + HEADER_SIZE + length + TRAILER_SIZE, pos, seq, flags, length))
+        heapq.heappush(self._open, (pos + HEADER_SIZE + length + TRAILER_SIZE, pos, seq, flags))
         if len(self._open) > OPEN_CANDIDATES:
-            oldest = min(self._open, key=lambda c: c.pos)
-            self._open.remove(oldest)
+            self._open.remove(min(self._open, key=lambda c: c[1]))  # the oldest
             heapq.heapify(self._open)
         return True
 
     def _complete(self, cand: _Candidate) -> Frame | None:
         """Check a candidate whose bytes have all arrived; a valid one is a frame."""
-        start, stop = cand.pos - self._base, cand.end - self._base - TRAILER_SIZE
+        end, pos, seq, flags = cand
+        start, stop = pos - self._base, end - self._base - TRAILER_SIZE
         with memoryview(self._buf) as view:
             crc = binascii.crc32(view[start:stop]) & 0xFFFFFFFF
         (expected,) = struct.unpack_from(">I", self._buf, stop)
         if crc != expected:
             return None
         payload = bytes(self._buf[start + HEADER_SIZE:stop])
-        self.discarded += max(0, cand.pos - self._accounted)
-        self._accounted = cand.end
-        self._scan = max(self._scan, cand.end)
-        self._open = [c for c in self._open if c.pos >= cand.end]  # earlier ones were garbage
-        heapq.heapify(self._open)
-        return Frame(cand.seq, payload, bool(cand.flags & FLAG_REPLY))
+        self.discarded += max(0, pos - self._accounted)
+        self._accounted = end
+        self._scan = max(self._scan, end)
+        if self._open:
+            self._open = [c for c in self._open if c[1] >= end]  # earlier ones were garbage
+            heapq.heapify(self._open)
+        return Frame(seq, payload, bool(flags & FLAG_REPLY))
 
     def _trim(self) -> None:
         """Drop the bytes no candidate and no unexamined header can need any more."""
-        keep_from = min([self._scan, *(c.pos for c in self._open)])
+        keep_from = min([self._scan, *(c[1] for c in self._open)])
         if keep_from > self._accounted:
             self.discarded += keep_from - self._accounted
             self._accounted = keep_from
