@@ -85,3 +85,25 @@ def test_the_report_names_the_check_a_driver_fails():
     assert not report.ok and list(failed) == ["test_unsupported_instructions_are_refused_without_effect"]
     assert "occupied device time" in failed["test_unsupported_instructions_are_refused_without_effect"]
     assert report.to_dict()["failed"] == 1 and report.passed == KIT_CHECKS - 1 - report.skipped
+
+
+def test_a_stub_started_by_hand_serves_qnodeos_run(tmp_path):
+    """The whole command-line flow: `python -m qnodeos.firmware_stubs` in one process prints where it
+    listens; `qnodeos run --driver serial-controller --config` in another runs a program through it."""
+    stub = subprocess.Popen([sys.executable, "-m", "qnodeos.firmware_stubs", "--link", "pty", "--seed", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = stub.stdout.readline()  # "serving mock-nv on /dev/pts/N (Ctrl-C to stop)"
+        assert line.startswith("serving mock-nv on "), (line, stub.stderr.read() if stub.poll() is not None else "")
+        url = line.split(" on ", 1)[1].split(" (", 1)[0]
+        program = Path(__file__).resolve().parents[1] / "examples" / "programs" / "x_measure.nqasm"
+        proc = subprocess.run([sys.executable, "-m", "qnodeos.cli", "run", str(program), "--driver", "serial-controller",
+                               "--config", str(node_file(tmp_path, "mock-nv", url=url)), "--json"],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["results"][0]["registers"] == {"M0": 1}
+    finally:
+        stub.terminate()
+        stub.wait(timeout=10)
+        stub.stdout.close()
+        stub.stderr.close()
