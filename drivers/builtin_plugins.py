@@ -28,7 +28,7 @@ class BuiltinDriver:
 
 def _mock_options(config: type[_DeviceConfig]) -> tuple[DriverOption, ...]:
     return (NODE, SEED,
-            DriverOption("preset", "noise preset: realistic (default) or ideal"),
+            DriverOption("preset", f"preset of {config.DEFAULTS_FILE} (default realistic; see `qnodeos validate`)"),
             DriverOption("config_file", "TOML file of device parameters, applied over the preset"),
             DriverOption("state_space", "Python only: a SharedStateSpace shared with linked devices"),
             *(DriverOption(key, f"device parameter (see {config.DEFAULTS_FILE})") for key in config.keys()))
