@@ -24,6 +24,7 @@ and keeps their results and a per-instruction trace.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,10 @@ from .translation import Translator
 from .validation import validate
 
 _PLATFORM_FLAVOUR = {"nv": "nv", "trapped_ion": "trapped_ion"}
+
+#: Processes a node runs at once by default (``Node(max_processes=...)``), and the least number of
+#: finished processes it keeps for ``result()`` (``finished_history``).
+MAX_PROCESSES = 1024
 
 
 @dataclass
@@ -86,15 +91,12 @@ class Node:
     """The OS of one node: device, memory manager, scheduler, executor, trace."""
 
     COMPILE_CACHE_SIZE = 256
-    #: Finished processes kept for ``result()``; older ones are forgotten so a long-running node's
-    #: memory stays flat.
-    FINISHED_HISTORY = 1000
 
     def __init__(self, driver: str | QDevice = "mock-nv", *, name: str = "node", seed: int | None = None,
                  config: dict[str, Any] | None = None, policy: SchedulingPolicy | None = None,
                  trace: bool = True, registry: DriverRegistry | None = None, min_fidelity: float = 0.0,
                  network: Any = None, time_slice: int = 100_000, max_instructions: int | None = 50_000_000,
-                 max_processes: int = 1024) -> None:
+                 max_processes: int = MAX_PROCESSES, finished_history: int | None = None) -> None:
         if isinstance(driver, str):
             registry = registry or DriverRegistry.load()
             device = registry.build(driver, config, node=name, seed=seed)  # only the options it takes
@@ -113,13 +115,22 @@ class Node:
         self._timers = Timers()
         self._waiting: list[Process] = []
         self._processes: dict[int, Process] = {}
+        # The process table: live processes, plus finished ones kept for ``result()``. A finished
+        # process is forgotten only once its result was read (oldest first, beyond
+        # ``finished_history``); unread results instead hold back admission, so none is lost and the
+        # table stays bounded (persistent processes hand each result to their host as it comes).
         self._finished: dict[int, None] = {}  # pids of finished processes, oldest first
+        self._unread: set[int] = set()  # finished pids whose result nobody has read yet
         self._next_pid = 1
         self._start_ns: int | None = None
         self._compiled: dict[bytes | str, CompiledSubroutine] = {}
         self.time_slice = time_slice
         self.max_instructions = max_instructions
         self.max_processes = max_processes
+        self.finished_history = max(MAX_PROCESSES, max_processes) if finished_history is None else finished_history
+        if self.finished_history < max_processes:
+            raise ValueError(f"finished_history={finished_history} must be at least max_processes={max_processes}: "
+                             "the results of processes admitted together must fit")
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -252,6 +263,10 @@ class Node:
         live = len(self._processes) - len(self._finished)
         if live >= self.max_processes:
             raise QNodeOSError(f"node {self.name} already runs {live} processes (limit {self.max_processes})")
+        if live + len(self._unread) >= self.finished_history:
+            raise QNodeOSError(
+                f"node {self.name} holds {len(self._unread)} finished processes whose results were not read "
+                f"and runs {live} (room for {self.finished_history}): read them with result() or results() first")
 
     def push_subroutine(self, pid: int, source: ProgramSource, flavour: str | None = None) -> None:
         """Queue one more subroutine for a persistent process (compiled and checked first)."""
@@ -278,9 +293,19 @@ class Node:
             self._waiting.remove(proc)
 
     def process(self, pid: int) -> Process:
+        """The process ``pid`` itself (reading a finished one counts as reading its result)."""
+        proc = self._lookup(pid)
+        if proc.finished:
+            self._unread.discard(pid)
+        return proc
+
+    def _lookup(self, pid: int) -> Process:
         try:
             return self._processes[pid]
         except KeyError:
+            if 0 < pid < self._next_pid:
+                raise QNodeOSError(f"process {pid} on node {self.name} finished and was read; the node keeps "
+                                   f"the latest {self.finished_history} finished processes") from None
             raise QNodeOSError(f"no process {pid} on node {self.name}") from None
 
     def _wake(self) -> None:
@@ -334,16 +359,25 @@ class Node:
             self.executor.network.process_ended(proc)
         if proc.pid not in self._finished:
             self._finished[proc.pid] = None
-            while len(self._finished) > self.FINISHED_HISTORY:
-                old = next(iter(self._finished))
-                del self._finished[old]
-                self._processes.pop(old, None)
-                self.trace.process_names.pop(old, None)
+            if not proc.persistent:
+                self._unread.add(proc.pid)
+            self._forget_read()
         proc.state = state
         proc.finished_ns = self.timebase.now()
         proc.current = None
         proc.pending.clear()
         self.memory.free_all(proc.pid)
+
+    def _forget_read(self) -> None:
+        """Drop the oldest finished processes whose results were read, down to ``finished_history``
+        (admission keeps unread ones within it, so there are always enough read ones)."""
+        excess = len(self._finished) - self.finished_history
+        if excess <= 0:
+            return
+        for pid in list(itertools.islice((p for p in self._finished if p not in self._unread), excess)):
+            del self._finished[pid]
+            self._processes.pop(pid, None)
+            self.trace.process_names.pop(pid, None)
 
     def _fail(self, proc: Process, exc: Exception) -> None:
         proc.error = exc
@@ -379,10 +413,8 @@ class Node:
 
     # ---- results ------------------------------------------------------------------------------
     def result(self, pid: int) -> ProgramResult:
-        try:
-            proc = self._processes[pid]
-        except KeyError:
-            raise QNodeOSError(f"no process {pid} on node {self.name}") from None
+        """What process ``pid`` returned so far (all of it once it finished: then it counts as read)."""
+        proc = self.process(pid)
         return ProgramResult(pid, proc.name, proc.state, list(proc.results),
                              None if proc.error is None else str(proc.error), proc.submitted_ns, proc.finished_ns)
 

@@ -64,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         sources.append(path)
     try:
         node = _make_node(args)
+        if args.processes > node.max_processes:
+            raise CommandError(f"--processes {args.processes}: a node runs at most {node.max_processes} "
+                               "processes at once")
         pids = [node.submit(sources, name=f"{args.programs[0].stem}#{i}", flavour=args.flavour,
                             host_delay_ns=int(args.host_delay_us * 1000)) for i in range(args.processes)]
         node.run()
