@@ -1,18 +1,28 @@
 """The per-instruction timeline: which process ran which NetQASM instruction, as which physical
-operations, from when to when in device time — exportable as JSON and drawable as a Gantt chart."""
+operations, from when to when in device time — exportable as JSON, drawable as a Gantt chart
+(:mod:`qnodeos.trace_plot`) and explorable in Perfetto (:mod:`qnodeos.trace_events`).
+
+A trace is a ring buffer: it keeps the latest ``max_rows`` instructions (an endless loop costs bounded
+memory) and counts the ones it let go, which the exported JSON states in ``meta["trace"]``.
+"""
 from __future__ import annotations
 
 import json
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from qnodeos.hal import instruction_name
+
+#: Rows a trace keeps unless told otherwise (about 30 MB of memory at most).
+DEFAULT_MAX_ROWS = 200_000
 
 
 @dataclass(frozen=True)
 class TraceEntry:
+    """One NetQASM instruction as run: by whom, where in the program, as which physical operations, when."""
+
     pid: int
     process: str
     subroutine: int
@@ -29,24 +39,40 @@ class TraceEntry:
 
 
 class Trace:
-    """Cheap to record (a tuple append per instruction); converted to entries only when read."""
+    """Cheap to record (a tuple append per instruction); converted to entries only when read.
 
-    def __init__(self, enabled: bool = True, max_rows: int | None = None) -> None:
+    ``enabled=False`` records nothing. ``max_rows`` bounds the memory: the oldest rows go first.
+    """
+
+    def __init__(self, enabled: bool = True, max_rows: int = DEFAULT_MAX_ROWS) -> None:
+        _check_rows(max_rows)
         self.enabled = enabled
-        # A long-running node keeps only the latest ``max_rows`` instructions.
-        self._rows: list[tuple] | deque = [] if max_rows is None else deque(maxlen=max_rows)
+        self._rows: deque[tuple] = deque(maxlen=max_rows)
+        self.recorded = 0  # rows ever recorded (kept or let go)
         self.process_names: dict[int, str] = {}
         self.meta: dict[str, Any] = {}
         if not enabled:
             self.record = self._skip  # type: ignore[method-assign]
 
+    @property
+    def max_rows(self) -> int:
+        """How many of the latest rows the trace keeps."""
+        return self._rows.maxlen or 0
+
+    @property
+    def dropped(self) -> int:
+        """Rows recorded and let go to stay within ``max_rows``."""
+        return self.recorded - len(self._rows)
+
     def bound(self, max_rows: int) -> None:
         """Keep only the latest ``max_rows`` rows from now on (for long-running nodes)."""
-        if not isinstance(self._rows, deque) or self._rows.maxlen != max_rows:
+        _check_rows(max_rows)
+        if self._rows.maxlen != max_rows:
             self._rows = deque(self._rows, maxlen=max_rows)
 
     def record(self, pid: int, subroutine: int, line: int, instr: Any, start: int, end: int,
                physical: tuple) -> None:
+        self.recorded += 1
         self._rows.append((pid, subroutine, line, instr, start, end, physical))
 
     def _skip(self, *args: Any) -> None:
@@ -61,7 +87,9 @@ class Trace:
                 for pid, sub, line, instr, start, end, phys in self._rows]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"meta": self.meta, "entries": [e.to_dict() for e in self.entries()]}
+        meta = dict(self.meta)
+        meta["trace"] = {"max_rows": self.max_rows, "recorded": self.recorded, "dropped": self.dropped}
+        return {"meta": meta, "entries": [e.to_dict() for e in self.entries()]}
 
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=1)
@@ -70,41 +98,46 @@ class Trace:
         return text
 
 
+def _check_rows(max_rows: int) -> None:
+    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
+        raise ValueError(f"a trace keeps at least one row: max_rows={max_rows!r}")
+
+
+#: Fields of a trace entry and the JSON types they must have.
+_ENTRY_FIELDS: dict[str, tuple[type, ...]] = {
+    "pid": (int,), "process": (str,), "subroutine": (int,), "line": (int,), "instruction": (str,),
+    "physical": (list,), "start_ns": (int,), "end_ns": (int,),
+}
+
+
 def load_trace(path: str | Path) -> dict[str, Any]:
-    """Read a trace JSON written by :meth:`Trace.to_json` (checks its shape)."""
+    """Read a trace JSON written by :meth:`Trace.to_json`; ``ValueError`` names the first bad field."""
     data = json.loads(Path(path).read_text())
-    if not isinstance(data, dict) or "entries" not in data:
-        raise ValueError(f"{path}: not a qnodeos trace (no 'entries')")
+    check_trace(data, str(path))
     return data
 
 
+def check_trace(data: Any, where: str = "trace") -> None:
+    """Raise ``ValueError`` (naming entry and field) unless ``data`` has the shape :meth:`Trace.to_dict` gives."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("entries"), list):
+        raise ValueError(f"{where}: not a qnodeos trace (no 'entries' list)")
+    if not isinstance(data.get("meta", {}), Mapping):
+        raise ValueError(f"{where}: 'meta' must be an object")
+    for i, entry in enumerate(data["entries"]):
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"{where}: entry {i} is not an object")
+        for name, types in _ENTRY_FIELDS.items():
+            value = entry.get(name)
+            if not isinstance(value, types) or isinstance(value, bool):
+                raise ValueError(f"{where}: entry {i} field {name!r} = {value!r} is not a {types[0].__name__}")
+        if not all(isinstance(p, str) for p in entry["physical"]):
+            raise ValueError(f"{where}: entry {i} field 'physical' must list operation names")
+        if entry["end_ns"] < entry["start_ns"]:
+            raise ValueError(f"{where}: entry {i} ends ({entry['end_ns']}) before it starts ({entry['start_ns']})")
+
+
 def plot_trace(data: dict[str, Any], out: str | Path, title: str | None = None) -> Path:
-    """Draw a Gantt chart of the device-busy instructions per process into a PNG."""
-    import matplotlib
+    """Draw the timeline into a PNG (see :func:`qnodeos.trace_plot.plot_trace`; needs the ``plot`` extra)."""
+    from .trace_plot import plot_trace as plot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    entries = [e for e in data["entries"] if e["end_ns"] > e["start_ns"]]
-    lanes = sorted({(e["pid"], e["process"]) for e in data["entries"]})
-    lane_of = {pid: i for i, (pid, _) in enumerate(lanes)}
-    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.6 * max(1, len(lanes))))
-    colours: dict[str, Any] = {}
-    cmap = plt.get_cmap("tab10")
-    for e in entries:
-        kind = e["instruction"].split()[0] if e["instruction"] else "?"
-        colour = colours.setdefault(kind, cmap(len(colours) % 10))
-        ax.broken_barh([(e["start_ns"] / 1e3, (e["end_ns"] - e["start_ns"]) / 1e3)],
-                       (lane_of[e["pid"]] - 0.4, 0.8), facecolors=colour)
-    ax.set_yticks(range(len(lanes)), [f"{name} (pid {pid})" for pid, name in lanes])
-    ax.set_xlabel("device time (µs)")
-    util = data.get("meta", {}).get("utilisation")
-    ax.set_title(title or ("qnodeos timeline" + (f" — utilisation {util:.1%}" if util is not None else "")))
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
-    if handles:
-        ax.legend(handles, list(colours), loc="upper right", fontsize="small", ncol=min(6, len(handles)))
-    fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return plot(data, out, title)
