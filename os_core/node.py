@@ -44,7 +44,7 @@ from .node_config import NodeConfig
 from .process import Process, ProcessState, SubroutineResult
 from .programs import ProgramSource, load_subroutine
 from .scheduler import DeviceTimebase, PriorityFifo, SchedulingPolicy, Timebase, Timers, WallClockTimebase
-from .trace import Trace
+from .trace import DEFAULT_MAX_ROWS, Trace
 from .translation import Translator
 from .validation import validate
 
@@ -96,7 +96,8 @@ class Node:
                  config: dict[str, Any] | None = None, policy: SchedulingPolicy | None = None,
                  trace: bool = True, registry: DriverRegistry | None = None, min_fidelity: float = 0.0,
                  network: Any = None, time_slice: int = 100_000, max_instructions: int | None = 50_000_000,
-                 max_processes: int = MAX_PROCESSES, finished_history: int | None = None) -> None:
+                 max_processes: int = MAX_PROCESSES, finished_history: int | None = None,
+                 trace_rows: int = DEFAULT_MAX_ROWS) -> None:
         if isinstance(driver, str):
             registry = registry or DriverRegistry.load()
             device = registry.build(driver, config, node=name, seed=seed)  # only the options it takes
@@ -106,7 +107,7 @@ class Node:
         self.device: QDevice = device
         self.capabilities = device.capabilities
         self.memory = QuantumMemory(self.capabilities, EntanglementTable(min_fidelity))
-        self.trace = Trace(trace)
+        self.trace = Trace(trace, max_rows=trace_rows)  # the latest ``trace_rows`` instructions
         self.executor = Executor(device, self.memory, self.trace, network)
         self.translator: Translator = self.executor.translator
         self.policy: SchedulingPolicy = policy if policy is not None else PriorityFifo()
@@ -137,7 +138,7 @@ class Node:
     def from_config(cls, path: str | Path, *, driver_config: dict[str, Any] | None = None,
                     **overrides: Any) -> "Node":
         """Build a node from a TOML file (:mod:`qnodeos.node_config`): ``[node]`` name/driver/seed/
-        min_fidelity/trace, ``[driver]`` the driver's options. ``overrides`` replace ``[node]`` values
+        min_fidelity/trace/trace_rows, ``[driver]`` the driver's options. ``overrides`` replace ``[node]`` values
         (``driver=...``, ``seed=...``; None leaves one as it is), ``driver_config`` adds options; other
         keywords (``registry=...``, ``policy=...``) go to the constructor."""
         fields = {f.name for f in dataclasses.fields(NodeConfig)}
@@ -145,7 +146,7 @@ class Node:
         extra = {k: v for k, v in overrides.items() if k not in fields}
         cfg = NodeConfig.load(path).with_overrides(driver_config=driver_config, **node)
         return cls(cfg.driver, config=cfg.driver_config, name=cfg.name, seed=cfg.seed,
-                   min_fidelity=cfg.min_fidelity, trace=cfg.trace, **extra)
+                   min_fidelity=cfg.min_fidelity, trace=cfg.trace, trace_rows=cfg.trace_rows, **extra)
 
     # ---- programs -----------------------------------------------------------------------------
     def compile(self, source: ProgramSource, flavour: str | None = None) -> CompiledSubroutine:

@@ -8,6 +8,7 @@
     seed = 7                    # optional; only for drivers that take a seed
     min_fidelity = 0.0          # optional
     trace = true                # optional
+    trace_rows = 200000         # optional; the trace keeps the latest this many instructions
 
     [driver]                    # the driver's options (`qnodeos drivers --json` lists them)
     resource = "TCPIP::10.0.0.5::5025::SOCKET"
@@ -24,13 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from .errors import QNodeOSError
+from .trace import DEFAULT_MAX_ROWS
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-_NODE_KEYS = {"name": (str,), "driver": (str,), "seed": (int,), "trace": (bool,), "min_fidelity": (int, float)}
+_NODE_KEYS = {"name": (str,), "driver": (str,), "seed": (int,), "trace": (bool,), "min_fidelity": (int, float),
+              "trace_rows": (int,)}
+#: Integer keys where TOML's true/false (a Python int subclass) is a mistake, not a number.
+_NO_BOOL = ("seed", "trace_rows")
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class NodeConfig:
     seed: int | None = None
     min_fidelity: float = 0.0
     trace: bool = True
+    trace_rows: int = DEFAULT_MAX_ROWS
 
     @classmethod
     def load(cls, path: str | Path) -> "NodeConfig":
@@ -54,7 +60,8 @@ class NodeConfig:
         stray = sorted(set(data) - {"node", "driver"})
         if stray:
             raise QNodeOSError(f"{path}: unknown top-level key(s) {stray}: a node file has a [node] table "
-                               "(name, driver, seed, min_fidelity, trace) and a [driver] table of driver options")
+                               "(name, driver, seed, min_fidelity, trace, trace_rows) and a [driver] table "
+                               "of driver options")
         node, driver = data.get("node", {}), data.get("driver", {})
         if not isinstance(node, dict) or not isinstance(driver, dict):
             raise QNodeOSError(f"{path}: [node] and [driver] must be tables")
@@ -65,10 +72,12 @@ class NodeConfig:
         if clash:
             raise QNodeOSError(f"{path}: set {sorted(clash)} in [node] (name, seed), not in [driver]")
         for key, types in _NODE_KEYS.items():
-            if key in node and (not isinstance(node[key], types) or (key == "seed" and isinstance(node[key], bool))):
+            if key in node and (not isinstance(node[key], types) or (key in _NO_BOOL and isinstance(node[key], bool))):
                 raise QNodeOSError(f"{path}: [node] {key} = {node[key]!r} has the wrong type")
         if not 0.0 <= float(node.get("min_fidelity", 0.0)) <= 1.0:
             raise QNodeOSError(f"{path}: [node] min_fidelity = {node['min_fidelity']!r} is outside 0..1")
+        if node.get("trace_rows", 1) < 1:
+            raise QNodeOSError(f"{path}: [node] trace_rows = {node['trace_rows']!r} must be at least 1")
         return cls(driver_config=dict(driver), **node)
 
     def with_overrides(self, *, driver_config: dict[str, Any] | None = None, **node: Any) -> "NodeConfig":
