@@ -1,0 +1,112 @@
+"""A trace as a static Gantt chart (PNG): one lane per process, one bar per device-busy instruction.
+
+Needs matplotlib, which the ``plot`` extra installs (``pip install 'qnodeos[plot]'``). For zooming
+through long runs, export the trace for Perfetto instead (:mod:`qnodeos.trace_events`).
+
+Readability rules: the legend sits beside the lanes, never on them; a bar is at least
+:data:`MIN_BAR_PX` pixels wide however short the instruction (and drawn over its neighbours); the time axis uses the unit (ns, µs, ms,
+s) in which the run's end is a number below 10,000.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import QNodeOSError
+
+#: Narrowest bar drawn, in pixels: a 10 µs gate in a one-second run stays visible.
+MIN_BAR_PX = 2.0
+DPI = 110
+WIDTH_IN = 10.0
+#: Lanes taller than this in total are squeezed (a run of 1,000 processes still gives a readable PNG).
+MAX_HEIGHT_IN = 20.0
+_UNITS = ((1e4, "ns", 1.0), (1e7, "µs", 1e3), (1e10, "ms", 1e6))
+
+
+class PlotUnavailable(QNodeOSError):
+    """matplotlib is not installed (it comes with the ``plot`` extra)."""
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError:
+        raise PlotUnavailable("drawing a timeline needs matplotlib: pip install 'qnodeos[plot]' "
+                              "(or export it for Perfetto with `qnodeos trace export`)") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def time_unit(end_ns: float) -> tuple[str, float]:
+    """(unit name, ns per unit) in which ``end_ns`` is below 10,000."""
+    for limit, name, scale in _UNITS:
+        if end_ns < limit:
+            return name, scale
+    return "s", 1e9
+
+
+def draw_timeline(data: dict[str, Any], title: str | None = None) -> Any:
+    """The Gantt chart of a trace (as :meth:`qnodeos.trace.Trace.to_dict` gives) as a matplotlib figure."""
+    plt = _pyplot()
+    entries = data["entries"]
+    lanes = sorted({(e["pid"], e["process"]) for e in entries})
+    lane_of = {pid: i for i, (pid, _) in enumerate(lanes)}
+    end_ns = max((e["end_ns"] for e in entries), default=0)
+    unit, scale = time_unit(end_ns)
+    cmap = plt.get_cmap("tab20")
+    kinds: dict[str, Any] = {}
+    bars: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    for e in entries:
+        if e["end_ns"] <= e["start_ns"]:
+            continue  # classical: the device was not busy
+        kind = e["instruction"].split()[0] if e["instruction"].strip() else "?"
+        kinds.setdefault(kind, cmap(len(kinds) % 20))
+        bars.setdefault((kind, lane_of[e["pid"]]), []).append(
+            (e["start_ns"] / scale, (e["end_ns"] - e["start_ns"]) / scale))
+
+    lane_in = max(0.12, min(0.5, (MAX_HEIGHT_IN - 1.5) / max(1, len(lanes))))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.5 + lane_in * max(1, len(lanes))), dpi=DPI)
+    x_max = max(end_ns / scale, 1e-9) * 1.01
+    ax.set_xlim(0, x_max)
+    step = max(1, len(lanes) // 40)  # at most ~40 lane labels
+    ax.set_yticks(range(0, len(lanes), step), [f"{name} (pid {pid})" for pid, name in lanes[::step]],
+                  fontsize="small" if len(lanes) > 10 else None)
+    ax.set_ylim(len(lanes) - 0.4, -0.6)  # first process on top
+    ax.set_xlabel(f"device time ({unit})")
+    meta = data.get("meta", {})
+    util = meta.get("utilisation")
+    subtitle = f" — utilisation {util:.1%}" if isinstance(util, (int, float)) else ""
+    kept = meta.get("trace", {})
+    if isinstance(kept, dict) and kept.get("dropped"):
+        subtitle += f" (latest {len(entries)} of {kept.get('recorded')} instructions)"
+    ax.set_title(title or f"qnodeos timeline{subtitle}")
+    if kinds:
+        handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in kinds.values()]
+        ax.legend(handles, list(kinds), loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+                  fontsize="small", title="instruction", frameon=False)
+    fig.tight_layout()
+    # Bars last, once the layout fixed the axes' width: the minimum width is in pixels of that.
+    axes_px = ax.get_position().width * fig.get_figwidth() * fig.dpi
+    min_width = x_max * MIN_BAR_PX / axes_px
+    for (kind, lane), spans in bars.items():
+        # Widened bars go on top, so the next instruction's bar does not cover them again.
+        for widened in (False, True):
+            group = [(start, max(width, min_width)) for start, width in spans if (width < min_width) == widened]
+            if group:
+                ax.broken_barh(group, (lane - 0.4, 0.8), facecolors=kinds[kind], gid=f"bars-{kind}",
+                               zorder=2.5 if widened else 2.0)
+    return fig
+
+
+def plot_trace(data: dict[str, Any], out: str | Path, title: str | None = None) -> Path:
+    """Draw the timeline of a trace into a PNG at ``out`` and return its path."""
+    plt = _pyplot()
+    fig = draw_timeline(data, title)
+    out = Path(out)
+    try:
+        fig.savefig(out, dpi=DPI, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return out
