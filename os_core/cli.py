@@ -2,16 +2,21 @@
 
 Each subcommand lives in ``qnodeos.commands.<name>`` (see :mod:`qnodeos.commands`), so adding one
 means writing a module and appending its name to :data:`COMMANDS`. ``main`` turns user errors into a
-one-line message on stderr and exit code 2 instead of a traceback.
+one-line message on stderr and exit code 2 instead of a traceback; ``--debug`` (before or after the
+command) shows the traceback too and logs at debug level; ``--log-level`` sets how much the ``qnodeos``
+and ``netqasm`` loggers write to stderr.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import io
+import logging
 import os
 import sys
+import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from qnodeos import __version__
 from qnodeos.commands import USAGE_ERROR, CommandError
@@ -21,6 +26,25 @@ from qnodeos.hal.errors import QDeviceError
 COMMANDS: list[str] = ["drivers", "run", "conformance", "trace", "demo", "keys", "validate"]
 
 PROG = "qnodeos"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    """``--log-level`` and ``--debug``, accepted before and after the command (``SUPPRESS``: a later
+    parser's default does not undo an earlier parser's value)."""
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS,
+                        help="write log records of the qnodeos and netqasm loggers from this level on to stderr "
+                             "(default: none; commands report their errors themselves)")
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks of errors, and qnodeos's log records from debug level on")
+
+
+def _leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [parser]
+    return [leaf for action in subs for child in dict.fromkeys(action.choices.values())
+            for leaf in _leaf_parsers(child)]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +53,33 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"qnodeos.commands.{name}").register(subparsers)
+    _add_common_options(parser)
+    for leaf in _leaf_parsers(parser):
+        _add_common_options(leaf)
     return parser
+
+
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes (redirections and test harnesses swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def configure_logging(level: str) -> None:
+    """Send the ``qnodeos`` loggers' records of ``level`` and above to stderr (other libraries keep
+    the root logger's level); a second call only changes the level."""
+    root = logging.getLogger()
+    if not any(isinstance(h, _CurrentStderr) for h in root.handlers):
+        handler = _CurrentStderr()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    logging.getLogger("qnodeos").setLevel(level.upper())
 
 
 def _one_line(exc: BaseException) -> str:
@@ -43,9 +93,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2), already printed
         return exc.code if isinstance(exc.code, int) else USAGE_ERROR
+    debug = getattr(args, "debug", False)
+    level = getattr(args, "log_level", None) or ("debug" if debug else None)
+    if level is not None:  # else commands report their own errors, and library loggers stay quiet
+        configure_logging(level)
     try:
         return int(args.handler(args) or 0)
     except (CommandError, QDeviceError) as exc:
+        if debug:  # the error's own traceback, and the one it was raised from
+            traceback.print_exception(exc.__cause__ or exc.__context__ or exc, file=sys.stderr)
         print(f"{PROG} {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import QNodeOSError
 from ..network.keys import network_keys
+from . import defaults
 from .local_network import APP_DEVICE_SIZE, PLATFORM_FLAVOUR
 from .node_process import node_main
 from .runner import AppRun, load_app_dir
@@ -54,10 +55,10 @@ def _recv(channel: Any, what: str, deadline: float) -> Any:
         raise QNodeOSError(f"{what}: the process died without answering (killed or crashed)") from None
 
 
-def run_app_dir_processes(path: str | Path, platform: str = "nv", *, seed: int | None = None,
-                          preset: str = "ideal", overrides: dict[str, dict[str, Any]] | None = None,
-                          timeout_s: float = 300.0, request_timeout_s: float = 30.0,
-                          recv_timeout_s: float = 60.0, app_output: str | None = None,
+def run_app_dir_processes(path: str | Path, platform: str = defaults.PLATFORM, *, seed: int | None = None,
+                          preset: str = defaults.PRESET, overrides: dict[str, dict[str, Any]] | None = None,
+                          timeout_s: float = defaults.TIMEOUT_S, request_timeout_s: float = defaults.REQUEST_TIMEOUT_S,
+                          recv_timeout_s: float = defaults.RECV_TIMEOUT_S, app_output: str | None = None,
                           device_config: dict[str, Any] | None = None) -> AppRun:
     """Like :func:`qnodeos.apps.runner.run_app_dir`, with a device server and one process per node."""
     app = load_app_dir(path)

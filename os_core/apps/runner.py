@@ -9,11 +9,11 @@ inputs of ``<role>.yaml`` (if the directory has one) over ``main()``'s defaults.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 import tempfile
 import threading
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -21,8 +21,10 @@ from typing import Any, Callable
 import yaml
 
 from ..errors import QNodeOSError
+from . import defaults
 from .sockets import socket_classes
 
+_log = logging.getLogger(__name__)
 _RUN_LOCK = threading.Lock()  # netqasm's SDK keeps process-wide state: one application run at a time
 
 
@@ -138,8 +140,7 @@ def _run_threads(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[
         except BaseException as exc:  # reported per role; the others keep their results
             errors[role] = f"{type(exc).__name__}: {exc}"
             results[role] = None
-            if os.environ.get("QNODEOS_DEBUG"):
-                traceback.print_exc()
+            _log.debug("role %s raised", role, exc_info=True)  # shown by `qnodeos --debug`
 
     threads = [threading.Thread(target=call, args=(role,), name=f"app-{role}", daemon=True) for role in roles]
     for t in threads:
@@ -151,11 +152,15 @@ def _run_threads(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[
     return AppRun(results, errors)
 
 
-def run_app_dir(path: str | Path, platform: str = "nv", *, seed: int | None = None, preset: str = "ideal",
-                overrides: dict[str, dict[str, Any]] | None = None, timeout_s: float = 300.0,
-                request_timeout_s: float = 30.0, recv_timeout_s: float = 60.0, mode: str = "threads",
+def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: int | None = None,
+                preset: str = defaults.PRESET, overrides: dict[str, dict[str, Any]] | None = None,
+                timeout_s: float = defaults.TIMEOUT_S, request_timeout_s: float = defaults.REQUEST_TIMEOUT_S,
+                recv_timeout_s: float = defaults.RECV_TIMEOUT_S, mode: str = defaults.MODE,
                 app_output: str | None = None, device_config: dict[str, Any] | None = None) -> AppRun:
     """Run every role of an application directory on a mock network of ``platform``.
+
+    Defaults (``preset="realistic"``, ``mode="processes"``, the time-outs) are those of
+    :mod:`qnodeos.apps.defaults`, shared with ``qnodeos run APP_DIR``.
 
     ``mode="threads"``: all nodes in this process (fast); ``mode="processes"``: a device server and
     one OS process per node, talking over TCP. ``app_output``: a file that receives what the

@@ -1,0 +1,128 @@
+"""``qnodeos run APP_DIR`` (see :mod:`qnodeos.commands.run`): a NetQASM SDK application directory on a
+mock network.
+
+Before anything starts, the directory is read and every ``--input`` is checked against its roles and
+their ``main`` parameters. With ``--json``, stdout carries exactly one JSON document: what the
+applications print goes to ``--app-output`` or else to stderr, in both modes.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, TextIO
+
+from qnodeos.apps import defaults
+from qnodeos.errors import QNodeOSError
+
+from . import CommandError
+from .output import check_writable, dumps
+
+
+def parse_inputs(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``ROLE.NAME=VALUE`` items as ``{role: {name: value}}``; a value is a Python literal, else text."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        role, dot, name = key.partition(".")
+        if not sep or not dot or not role or not name:
+            raise CommandError(f"--input {item!r}: expected ROLE.NAME=VALUE")
+        try:
+            parsed = ast.literal_eval(value)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            parsed = value
+        out.setdefault(role, {})[name] = parsed
+    return out
+
+
+def run_app(args: argparse.Namespace) -> int:
+    import yaml
+
+    from qnodeos.apps.inputs import check_inputs
+    from qnodeos.apps.runner import load_app_dir, run_app_dir
+
+    path = args.programs[0]
+    inputs = parse_inputs(args.input or [])
+    try:
+        app = load_app_dir(path)
+        check_inputs(app, inputs, what="--input")
+    except (QNodeOSError, yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
+        raise CommandError(str(exc)) from None
+    if args.app_output is not None:
+        check_writable(args.app_output, "--app-output")
+    platform = args.platform or defaults.PLATFORM
+    mode = args.mode or defaults.MODE
+    if getattr(args, "log_level", None):
+        _netqasm_log_level(args.log_level)
+    with _application_output(args.app_output, args.json, mode) as (stream, file_for_nodes):
+        try:
+            with contextlib.redirect_stdout(stream) if stream is not None else contextlib.nullcontext():
+                result = run_app_dir(
+                    app.path, platform, seed=args.seed, preset=args.preset or defaults.PRESET,
+                    overrides=inputs, mode=mode, app_output=file_for_nodes,
+                    timeout_s=args.timeout or defaults.TIMEOUT_S,
+                    request_timeout_s=args.request_timeout or defaults.REQUEST_TIMEOUT_S,
+                    recv_timeout_s=args.recv_timeout or defaults.RECV_TIMEOUT_S)
+        except QNodeOSError as exc:
+            raise CommandError(str(exc)) from None
+    if args.json:
+        print(dumps({"results": result.results, "errors": result.errors, "stats": result.stats}))
+    else:
+        _print_table(result, f"{app.path.name} on a mock {platform} network ({mode})")
+    return 0 if result.ok else 1
+
+
+@contextlib.contextmanager
+def _application_output(app_output: Path | None, json_mode: bool, mode: str
+                        ) -> Iterator[tuple[TextIO | None, str | None]]:
+    """Where the applications' prints go: (stream for this process's threads, file for node processes).
+
+    Threads mode prints through this process's ``sys.stdout``, redirected around the run; node
+    processes write to a file. Without ``--app-output`` but with ``--json``, node processes write to a
+    temporary file that is copied to stderr after the run.
+    """
+    if app_output is not None:
+        if mode == "threads":
+            with open(app_output, "a", buffering=1) as stream:
+                yield stream, None
+        else:
+            yield None, str(app_output)
+        return
+    if not json_mode:
+        yield None, None
+        return
+    if mode == "threads":
+        yield sys.stderr, None
+        return
+    with tempfile.TemporaryDirectory(prefix="qnodeos-run-") as tmp:
+        relay = Path(tmp) / "app-output.txt"
+        relay.touch(mode=0o600)
+        try:
+            yield None, str(relay)
+        finally:
+            with open(relay, encoding="utf-8", errors="replace") as f:
+                shutil.copyfileobj(f, sys.stderr)
+            sys.stderr.flush()
+
+
+def _netqasm_log_level(level: str) -> None:
+    """netqasm's logger has its own stderr handler and does not propagate: give it ``--log-level``."""
+    from netqasm.logging.glob import set_log_level
+
+    set_log_level(level.upper())
+
+
+def _print_table(result: Any, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("role", "result", "error"):
+        table.add_column(col)
+    for role in sorted(set(result.results) | set(result.errors)):
+        table.add_row(role, repr(result.results.get(role)), result.errors.get(role, ""))
+    Console().print(table)
