@@ -3,13 +3,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.qnodeos-installed
+# The editable install is "strict" (a tree of links under build/, plain directories that type checkers
+# such as mypy can read; setuptools' default import hook hides the package from them). Such a tree
+# holds the files that existed when it was made, so adding or removing a module of the package
+# re-links it: FILE_LIST records which files the last install saw. (PYTHONWARNINGS hides setuptools'
+# notice that an editable install was made: information, not a warning.)
+FILE_LIST := $(VENV)/.qnodeos-files
+PACKAGE_FILES := $(sort $(wildcard os_core/*.py os_core/*/*.py os_core/*/*/*/*.py hal/*.py hal/*/*.py \
+                   drivers/*.py drivers/*/*.py firmware_stubs/*.py firmware_stubs/*/*.yaml drivers/defaults/*.toml))
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench clean FORCE
 
-$(STAMP): pyproject.toml setup.py drivers/_engine.pyx
+$(FILE_LIST): FORCE
+	@mkdir -p $(VENV)
+	@echo "$(PACKAGE_FILES)" | cmp -s - $@ || echo "$(PACKAGE_FILES)" > $@
+
+$(STAMP): pyproject.toml setup.py drivers/_engine.pyx $(FILE_LIST)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	PYTHONWARNINGS="ignore:Editable installation" \
+	  $(BIN)/python -m pip install --quiet -e ".[test]" --config-settings editable_mode=strict
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -14,6 +14,7 @@ can use it the same way to test their own driver before the hardware arrives. :f
 """
 from __future__ import annotations
 
+import importlib.util
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,11 @@ INSTRUMENTS_DIR = Path(__file__).with_name("instruments")
 
 
 def sim_library(definition: str) -> str:
-    """The pyvisa library spec (``"<path>.yaml@sim"``) of simulated instrument ``instruments/<definition>``."""
+    """The pyvisa library spec (``"<path>.yaml@sim"``) of simulated instrument ``instruments/<definition>``
+    (pyvisa-sim, the backend that reads it, comes with the ``sim`` extra)."""
+    if importlib.util.find_spec("pyvisa_sim") is None:
+        raise ImportError("simulated instruments need pyvisa-sim: pip install 'qnodeos[sim]'")
+
     path = INSTRUMENTS_DIR / definition
     if not path.is_file():
         known = sorted(p.name for p in INSTRUMENTS_DIR.glob("*.yaml"))

@@ -75,3 +75,22 @@ def plugin_packages() -> tuple[str, ...]:
         importlib.invalidate_caches()  # let importlib.metadata and imports see the new distribution
     return PLUGIN_PACKAGES
 # --- end driver plugin packages ----------------------------------------------------------------------
+
+
+# --- a stale editable install ---------------------------------------------------------------------
+# `make setup` installs qnodeos as a "strict" editable install: a tree of links to the sources that
+# type checkers can read, but that holds only the files that existed when it was made. A module added
+# or removed since (e.g. by a rebase) is then missing: say so instead of failing with ImportErrors.
+def pytest_sessionstart(session: pytest.Session) -> None:
+    import qnodeos
+
+    installed_from = Path(qnodeos.__file__).parent
+    if "__editable__" not in str(installed_from):
+        return
+    source_root = Path(__file__).resolve().parent.parent
+    linked = {p.resolve() for p in installed_from.rglob("*.py")}
+    sources = {p.resolve() for folder in ("os_core", "hal", "drivers", "firmware_stubs")
+               for p in (source_root / folder).rglob("*.py")}
+    if sources - linked:
+        missing = sorted(str(p.relative_to(source_root)) for p in sources - linked)
+        pytest.exit(f"the editable install predates {', '.join(missing[:5])}: run `make setup`", returncode=4)

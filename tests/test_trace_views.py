@@ -77,8 +77,7 @@ def long_and_short():
 
 
 def _figure(data):
-    pytest.importorskip("matplotlib")
-    from qnodeos.trace_plot import draw_timeline
+    from qnodeos.trace_plot import draw_timeline  # matplotlib comes with the test extra (via plot)
 
     fig = draw_timeline(data)
     fig.canvas.draw()

@@ -36,7 +36,10 @@ import math
 import threading
 from typing import Any, Callable, Iterator
 
-import pytest
+try:
+    import pytest
+except ImportError:  # pragma: no cover - the kit is meant to run under pytest
+    raise ImportError("the QDevice conformance kit runs under pytest: pip install 'qnodeos[conformance]'") from None
 
 from qnodeos.hal.capabilities import HAL_VERSION, Capabilities, NativeOperation, QubitRole
 from qnodeos.hal.device import QDevice
