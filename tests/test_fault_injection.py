@@ -330,8 +330,7 @@ def _run_apps(network: LocalNetwork, roles: list[str], overrides: dict | None = 
 
 
 def _loop_alive(service: Any) -> bool:
-    thread = getattr(service, "_thread", None)  # NodeService has no public liveness check
-    return thread is None or thread.is_alive()
+    return service.alive
 
 
 def roles_of(pairs: list[int]) -> list[str]:

@@ -13,7 +13,6 @@ for a deeper local run, and ``QNODEOS_FUZZ_RANDOM=1`` draws new examples on ever
 """
 from __future__ import annotations
 
-import inspect
 import os
 import re
 import signal
@@ -23,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis.control import currently_in_test_context, event as _event
 from hypothesis import strategies as st
 
@@ -46,16 +45,15 @@ def fuzz_settings(examples: int) -> settings:
                     database=None, suppress_health_check=list(HealthCheck), print_blob=True)
 
 
-#: The instruction budget (``Node(max_instructions=...)``), if this version of the OS has one: only
-#: then may generated programs jump backwards (and loop forever).
-HAS_BUDGET = "max_instructions" in inspect.signature(Node.__init__).parameters
+#: The instruction budget (``Node(max_instructions=...)``): generated programs may jump backwards
+#: (and loop forever), the budget ends them.
 BUDGET = 2_000
 PLATFORMS = {"nv": MockNVDevice, "ion": MockIonDevice}
 
 
 def make_node(platform: str) -> Node:
     device = PLATFORMS[platform].from_config(seed=1, preset="ideal")
-    return Node(device, max_instructions=BUDGET) if HAS_BUDGET else Node(device)
+    return Node(device, max_instructions=BUDGET)
 
 
 class Hang(Exception):
@@ -272,20 +270,8 @@ def netqasm_text(draw, dialect: str | None = None, backwards: bool = False) -> s
     return header + draw(st.sampled_from(PRELUDES)) + "\n".join(labelled) + "\n"
 
 
-def loop_free(node: Node, program) -> bool:
-    """Whether ``program`` (if it compiles) only ever branches forward."""
-    try:
-        compiled = node.compile(program)
-    except ProgramError:
-        return True
-    return all(op.args[-1][1] > line for line, op in enumerate(compiled.ops)
-               if op.kind in ("jmp", "bez", "bnz", "beq", "bne", "blt", "bge"))
-
-
 def run_fuzzed(platform: str, program, **kwargs) -> Node:
     node = make_node(platform)
-    if not HAS_BUDGET and not isinstance(program, list):
-        assume(loop_free(node, program))
     note(f"program: {program!r}")
     submit_and_run(node, program, **kwargs)
     still_serves(node)
@@ -326,7 +312,6 @@ def test_grammar_aware_programs_are_refused_or_run(program, flavour):
     run_fuzzed(platform, text, flavour=flavour)
 
 
-@pytest.mark.skipif(not HAS_BUDGET, reason="Node has no instruction budget (max_instructions) yet")
 @fuzz_settings(300)
 @given(program_for_platform(backwards=True))
 def test_programs_with_loops_end_within_the_budget(program):
@@ -334,7 +319,6 @@ def test_programs_with_loops_end_within_the_budget(program):
     run_fuzzed(platform, text)
 
 
-@pytest.mark.skipif(not HAS_BUDGET, reason="Node has no instruction budget (max_instructions) yet")
 @pytest.mark.parametrize("platform", sorted(PLATFORMS))
 def test_endless_loops_fail_on_the_budget_and_free_their_qubits(platform):
     node = make_node(platform)
@@ -361,8 +345,6 @@ def test_register_arithmetic_stays_in_32_bits(program):
        st.integers(0, 10**6), st.none() | st.integers(-1, 4))
 def test_multi_subroutine_programs(platform, texts, delay, max_qubits):
     node = make_node(platform)
-    if not HAS_BUDGET:
-        assume(all(loop_free(node, t) for t in texts))
     note(f"program: {texts!r}")
     submit_and_run(node, texts, host_delay_ns=delay, max_qubits=max_qubits)
     still_serves(node)

@@ -240,12 +240,21 @@ def test_an_accept_from_another_node_is_dropped(sender):
 
 
 def test_a_create_on_a_node_without_mailbox_does_not_raise():
+    """The receiver takes the CREATE, the ACCEPT it cannot send is counted as dropped, and the attempt
+    on a link that does not exist ends the receiver with an error naming the peer, nothing held."""
     node, egp = single_node("ion", None)
-    node.submit(RECV.format(peer=1), name="receiver")
+    receiver = node.submit(RECV.format(peer=1), name="receiver")
     while node.step():
         pass
     egp.on_message("bob", {"what": "create", "rid": ["bob", 0], "socket": 0, "kind": 0, "number": 1,
                            "rotation": [0, 0, 0, 0], "random_basis": 0, "timeout": 1})
+    assert egp.dropped_messages == 1 and egp.busy()
+    while egp.step():
+        pass
+    node.run()
+    result = node.result(receiver)
+    assert result.state is ProcessState.FAILED and "bob" in result.error, result.error
+    assert node.memory.allocated() == {} and not egp.busy()
 
 
 def run_exchange(net, timeout: float = 20.0) -> tuple:
@@ -395,7 +404,9 @@ def test_mailbox_survives_frames_that_kill_it(frames, identity):
     try:
         raw.connect(box.address)
         raw.send_multipart(frames)
-        time.sleep(0.1)
+        raw.send(VALID_ENVELOPE)  # same connection: handled after the frames (delivered, or dropped if unnamed)
+        assert wait_for(lambda: ("mallory", {"what": "hello"}) in got or box.dropped + len(got) >= 2), \
+            "the mailbox did not handle the frames (it went deaf?)"
         peer.connect("bob", box.address)
         peer.send("bob", "egp", what="still there")
         assert wait_for(lambda: ("alice", {"what": "still there"}) in got, 0.5), "the mailbox went deaf"

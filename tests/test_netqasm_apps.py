@@ -24,7 +24,6 @@ Each test runs in every available execution mode (``threads``; ``processes`` whe
 from __future__ import annotations
 
 import contextlib
-import inspect
 import io
 import itertools
 import logging
@@ -44,8 +43,7 @@ from qnodeos.apps.runner import run_app_dir
 APPS = Path(netqasm.__file__).parent / "examples" / "apps"
 OWN_APPS = Path(__file__).parent / "apps"
 PLATFORMS = ("nv", "trapped_ion")
-_RUN_PARAMS = inspect.signature(run_app_dir).parameters
-MODES = ("threads", "processes") if "mode" in _RUN_PARAMS else ("threads",)
+MODES = ("threads", "processes")
 
 #: two-sided rejection probability of every statistical check (~4.4 standard deviations)
 P_REJECT = 1e-5
@@ -97,16 +95,13 @@ def run_app(path: Path, platform: str, mode: str, *, seed: int, preset: str = "i
     the applications printed (``capture``) or logged through netqasm's logger (``logs``))."""
     seed += SEED
     kwargs: dict[str, Any] = dict(seed=seed, preset=preset, overrides=overrides, timeout_s=timeout_s,
-                                  request_timeout_s=request_timeout_s)
-    if "mode" in _RUN_PARAMS:
-        kwargs["mode"] = mode
+                                  request_timeout_s=request_timeout_s, mode=mode)
     out_file = None
     if (capture and mode != "threads") or logs:
         assert tmp_path is not None
         out_file = tmp_path / f"output-{path.name}-{platform}-{seed}.txt"
         out_file.write_text("")
     if capture and mode != "threads":
-        assert "app_output" in _RUN_PARAMS, "capturing application output needs run_app_dir(app_output=...)"
         kwargs["app_output"] = str(out_file)
     buf = io.StringIO()
     with contextlib.ExitStack() as stack:

@@ -52,8 +52,10 @@ def test_keyed_peer_is_heard_and_wrong_key_is_refused(two_keyed_mailboxes):
     impostor.start()
     impostor.send("bob", "egp", what="abort", rid=["alice", 1], reason="spoofed")
     assert _wait_for(lambda: public in bob.refused)
-    time.sleep(0.2)
-    assert got == [("alice", {"what": "hello"})]
+    # Not "nothing arrived yet": a message alice sends after the refusal arrives, the spoof never did.
+    alice.send("bob", "egp", what="after the impostor")
+    assert _wait_for(lambda: len(got) == 2)
+    assert got == [("alice", {"what": "hello"}), ("alice", {"what": "after the impostor"})]
     impostor.close()
 
 
@@ -63,12 +65,30 @@ def test_unauthenticated_plain_peer_gets_nothing_through(two_keyed_mailboxes):
     plain = ctx.socket(zmq.DEALER)
     plain.setsockopt(zmq.LINGER, 0)
     plain.setsockopt_string(zmq.IDENTITY, "alice")
+    monitor = plain.get_monitor_socket()
     plain.connect(bob.address)
     plain.send(msgpack.packb({"kind": "egp", "body": {"what": "create"}}))
-    time.sleep(0.3)
-    assert got == []
+    assert _handshake_refused(monitor), "bob did not refuse the plain (unauthenticated) connection"
+    # Not "nothing arrived yet": a message alice sends after the refusal arrives, the plain one never did.
+    alice.send("bob", "egp", what="after the plain peer")
+    assert _wait_for(lambda: got != [])
+    assert got == [("alice", {"what": "after the plain peer"})]
+    plain.disable_monitor()
+    monitor.close(0)
     plain.close(0)
     ctx.term()
+
+
+def _handshake_refused(monitor, timeout: float = 5.0) -> bool:
+    """Wait for the monitored socket to see its handshake refused (a ZeroMQ socket-monitor event)."""
+    from zmq.utils.monitor import recv_monitor_message
+
+    failed = zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if monitor.poll(50) and recv_monitor_message(monitor)["event"] & failed:
+            return True
+    return False
 
 
 def test_a_keyed_node_refuses_to_link_to_a_peer_without_a_key():
