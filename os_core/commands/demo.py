@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import argparse
 
+from qnodeos.apps import defaults
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("demo", help="run the two-node network demos and the multitasking demo")
     p.add_argument("--teleports", type=int, default=10, help="teleportation runs per platform")
     p.add_argument("--qkd-pairs", type=int, default=100, help="EPR pairs of the QKD run per platform")
-    p.add_argument("--preset", choices=["realistic", "ideal"], default="realistic")
-    p.add_argument("--mode", choices=["processes", "threads"], default="processes")
+    p.add_argument("--preset", choices=defaults.PRESETS, default=defaults.PRESET)
+    p.add_argument("--mode", choices=defaults.MODES, default=defaults.MODE)
     p.add_argument("--seed", type=int, default=1)
     p.set_defaults(handler=run)
 
