@@ -131,9 +131,10 @@ def test_plot_without_matplotlib_says_which_extra_to_install(tmp_path, capsys, m
     trace = tmp_path / "t.json"
     trace.write_text(json.dumps({"meta": {}, "entries": [entry(1, 0, 10)]}))
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
-    assert main(["trace", "plot", str(trace)]) == 2
-    err = capsys.readouterr().err
-    assert "pip install 'qnodeos[plot]'" in err and "Traceback" not in err
+    for command in (["trace", "plot", str(trace)], ["validate", "--plot", str(tmp_path / "alpha.png")]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "pip install 'qnodeos[plot]'" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("data, field", [

@@ -8,6 +8,7 @@ one does not (2 for usage errors).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 
 from . import CommandError
@@ -37,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--seed {args.seed} must be >= 0")
     if not args.samples > 0:
         raise CommandError(f"--samples {args.samples} must be > 0")
+    if args.plot and importlib.util.find_spec("matplotlib") is None:  # say so before the long run
+        raise CommandError("--plot needs matplotlib: pip install 'qnodeos[plot]'")
     for name in args.preset or []:
         if not resolve(name) & {(p, n) for p in ("nv", "trapped_ion") for n in presets_with_rows()}:
             raise CommandError(f"--preset {name!r} has no published figures to check "
