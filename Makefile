@@ -32,11 +32,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
-	$(BIN)/python -m pip install --quiet --no-deps -e examples/qnodeos-driver-template
+	PYTHONWARNINGS="ignore:Editable installation" \
+	  $(BIN)/python -m pip install --quiet --no-deps -e examples/qnodeos-driver-template
 	$(BIN)/python -m pytest -q examples/qnodeos-driver-template/tests
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	PYTHONWARNINGS="ignore:Editable installation" \
+	  $(BIN)/python -m pip install --quiet -e ".[test,bench]" --config-settings editable_mode=strict
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_os.py
 	$(BIN)/python benchmarks/bench_shims.py

@@ -7,7 +7,6 @@ from __future__ import annotations
 # importlib.metadata cannot find them or finds them outdated, so repeated runs cost nothing.
 import importlib
 import importlib.metadata
-import importlib.util
 import json
 import subprocess
 import sys
@@ -52,13 +51,14 @@ def _needs_install(path: Path) -> bool:
 
 
 def _can_build_without_isolation() -> bool:
-    """``--no-build-isolation`` (fast, offline) needs setuptools here, and before setuptools 70.1 also
-    ``wheel``; a bare venv (e.g. `make test`'s) lacks them, so pip must build in isolation there."""
+    """``--no-build-isolation`` (fast, offline) needs setuptools here, at least 77 (the plugins'
+    pyproject.toml give their license as an SPDX string); a bare venv (e.g. `make test`'s) has an
+    older one, so pip must build in isolation there."""
     try:
         major, minor = (int(x) for x in importlib.metadata.version("setuptools").split(".")[:2])
     except (importlib.metadata.PackageNotFoundError, ValueError):
         return False
-    return (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
+    return (major, minor) >= (77, 0)
 
 
 @pytest.fixture(scope="session")
