@@ -88,7 +88,13 @@ class ProgramResult:
 
 
 class Node:
-    """The OS of one node: device, memory manager, scheduler, executor, trace."""
+    """The OS of one node: device, memory manager, scheduler, executor, trace.
+
+    Bounds: at most ``max_processes`` processes run at once; finished ones stay for :meth:`result`
+    until read, then the latest ``finished_history`` (at least ``max_processes``) are kept; the trace
+    keeps the latest ``trace_rows`` instructions (``trace=False`` records none); a process that runs
+    more than ``max_instructions`` instructions fails.
+    """
 
     COMPILE_CACHE_SIZE = 256
 
