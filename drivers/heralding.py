@@ -1,15 +1,24 @@
-"""The heralding station between two mock devices: rendezvous, attempt sampling, delivered state.
+"""The heralding station between two mock devices: when attempts succeed, and the state they deliver.
 
-In a real link both QDevices emit photons in agreed time slots and a midpoint station (beam
-splitter, detectors, a time tagger) tells both whether an attempt was heralded. Here the station is
-an object both devices hold. A device executing ``EntangleAttempt`` blocks in :meth:`attempt` until
-the peer's matching attempt arrives (wall-clock timeout, then ``ENT_SYNC_FAILURE``). The second
-arrival resolves the pair for both: it aligns the window, draws the number of attempts to the first
-herald *once* from the station's own seeded generator (so the result does not depend on which thread
-came first) and writes the heralded two-qubit state into the shared state space.
+In a real link both QDevices emit photons in agreed attempt slots and a midpoint station (beam
+splitter, detectors, a time tagger) tells both whether an attempt was heralded. Here the station is an
+object both devices hold, with the link's physics (:class:`~qnodeos.drivers.link_physics.LinkParams`)
+and its own seeded generator. It works in one of two ways:
+
+* **on a timeline** (mock networks run by the OS): the world's
+  :class:`~qnodeos.drivers.timeline.Timeline` decides *when* both ends attempt (standing attempts in
+  the link's schedule bins) and asks the station for the number of joint attempts to the next herald
+  (:meth:`draw_attempts_to_herald`) and to record a herald (:meth:`record_herald`, which also draws
+  the heralded Bell state). Each device then *collects* its side with an ``EntangleAttempt`` whose
+  ``window_start_ns`` is the time its standing attempt began (:meth:`collect`): the first collector
+  places the heralded two-qubit state into the shared state space. Nothing waits on the wall clock.
+* **stand-alone** (two devices driven directly through the HAL, as the conformance kit does): a
+  device executing ``EntangleAttempt`` blocks in :meth:`attempt` until the peer's matching attempt
+  arrives (wall-clock timeout, then ``ENT_SYNC_FAILURE``); the second arrival aligns the window, draws
+  the number of attempts *once* and delivers the state to both.
 
 The station touches only the shared state space; each device applies its own bookkeeping (clock,
-idle noise, carbon dephasing) in its own thread, which keeps the locking order simple:
+idle noise, carbon dephasing), which keeps the locking order simple:
 device lock -> station condition -> state-space lock, never the other way round.
 """
 from __future__ import annotations
@@ -27,6 +36,7 @@ from qnodeos.hal.instructions import EntangleAttempt
 from qnodeos.hal.responses import BellState, Status
 
 from .link_physics import LinkParams
+from qnodeos.hal.timeline import LinkSchedule
 
 if TYPE_CHECKING:
     from .mock_device import MockDevice
@@ -43,6 +53,22 @@ class LinkResult:
     pair_id: int | None = None
     bell_state: BellState | None = None
     message: str = ""
+    #: since when the delivered state has been sitting in the qubit (the heralded slot's end)
+    state_since_ns: int | None = None
+
+
+@dataclass
+class _Herald:
+    """A herald the timeline recorded, waiting for both ends to collect it."""
+
+    slot: int
+    herald_ns: int
+    pair_id: int
+    bell: BellState
+    since: dict[str, int]
+    qubits: dict[str, int]
+    placed: bool = False
+    collected: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -61,7 +87,8 @@ class HeraldingStation:
     """
 
     def __init__(self, dev_a: "MockDevice", dev_b: "MockDevice", params: LinkParams | None = None,
-                 seed: int | None = None, *, sync_timeout_s: float | None = None) -> None:
+                 seed: int | None = None, *, sync_timeout_s: float | None = None,
+                 schedule: LinkSchedule | None = None) -> None:
         if dev_a is dev_b or dev_a.node == dev_b.node:
             raise ConfigError(f"heralding station: both ends are node {dev_a.node!r}; link two different nodes")
         if dev_a.state_space is not dev_b.state_space:
@@ -78,6 +105,12 @@ class HeraldingStation:
         self._pair_ids = itertools.count()
         self._cond = threading.Condition()
         self._pending: dict[int, _Request | None] = {0: None, 1: None}
+        #: the link's bins (timeline mode); by default back-to-back bins of 100 attempts
+        self.schedule = schedule if schedule is not None else LinkSchedule(
+            100 * self.params.attempt_duration_ns, 100 * self.params.attempt_duration_ns,
+            attempt_ns=self.params.attempt_duration_ns)
+        self._heralds: dict[str, _Herald] = {}
+        self.on_timeline = False  # set by the Timeline that resolves this link
         dev_a.attach_link(dev_b.node, self)
         dev_b.attach_link(dev_a.node, self)
 
@@ -90,6 +123,59 @@ class HeraldingStation:
             if d is device:
                 return i
         raise ConfigError(f"heralding station {self.nodes}: device of node {device.node!r} is not on this link")
+
+    # -- timeline mode -------------------------------------------------------------------------------
+    @property
+    def herald_delay_ns(self) -> int:
+        """Time from the end of the heralded attempt until both nodes know of it."""
+        return int(getattr(self.params, "herald_delay_ns", 0))
+
+    def draw_attempts_to_herald(self) -> int:
+        """Joint attempts up to and including the next heralded one (geometric)."""
+        p = self.params.success_probability
+        return int(self._rng.geometric(p)) if p > 0 else 1 << 62
+
+    def record_herald(self, tag: str, slot: int, herald_ns: int, since: dict[str, int],
+                      qubits: dict[str, int]) -> None:
+        """The timeline decided: attempt ``slot`` of the schedule was heralded (known at ``herald_ns``);
+        ``since``/``qubits``: per node, when its standing attempt began and with which qubit."""
+        with self._cond:
+            bell = BellState.PSI_PLUS if self._rng.integers(2) == 0 else BellState.PSI_MINUS
+            self._heralds[tag] = _Herald(slot, herald_ns, next(self._pair_ids), bell, dict(since), dict(qubits))
+
+    def collect(self, device: "MockDevice", instr: EntangleAttempt, handle: int) -> LinkResult:
+        """This side's result of a standing attempt that began at ``instr.window_start_ns``: the herald
+        the timeline recorded for ``instr.tag``, or ``instr.max_attempts`` failed attempts."""
+        side = self._side(device)
+        since = instr.window_start_ns
+        if since is None:
+            return self._sync_failure(_Request(device, instr, handle, device.now_ns),
+                                      "on a timeline an attempt names the time its standing attempt began")
+        sched = self.schedule
+        with self._cond:
+            herald = self._heralds.get(instr.tag or "")
+            if herald is not None and herald.since.get(device.node) == since:
+                if not herald.placed:
+                    herald.placed = True
+                    a, b = self._devices
+                    self._space.set_state([a.state_handle(herald.qubits[a.node]), b.state_handle(herald.qubits[b.node])],
+                                          self.params.heralded_state(herald.bell))
+                herald.collected.add(device.node)
+                if len(herald.collected) == 2:
+                    del self._heralds[instr.tag or ""]
+                first, _ = sched.slots(since, since)
+                attempts = max(1, herald.slot - first + 1)
+                return LinkResult(Status.ENTANGLED, since, herald.herald_ns, attempts=attempts,
+                                  pair_id=herald.pair_id, bell_state=herald.bell,
+                                  state_since_ns=sched.slot_end(herald.slot),
+                                  message=f"pair {herald.pair_id} heralded as {herald.bell.value} after "
+                                          f"{attempts} attempt(s)")
+        n = max(0, int(instr.max_attempts))
+        first, _ = sched.slots(since, since)
+        end = sched.slot_end(first + n - 1) if n else since
+        self._space.set_state([handle], self.params.unheralded_state())
+        return LinkResult(Status.ENT_FAILURE, since, end, attempts=n,
+                          message=f"no herald in {n} attempt(s) with {self._devices[1 - side].node!r}")
 
     # -- the rendezvous ------------------------------------------------------------------------------
     def attempt(self, device: "MockDevice", instr: EntangleAttempt, handle: int, ready_ns: int) -> LinkResult:

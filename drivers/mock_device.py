@@ -221,6 +221,13 @@ class MockDevice(QDevice):
                 self._touch(q, self._now)
             return self._space.density_matrix([self._handles[q] for q in qs])
 
+    def joint_density_matrix(self, qubit: int) -> np.ndarray:
+        """``qubit``'s state together with every qubit (on any node) it shares a register with, in the
+        state space's order; call on each involved node first for up-to-date idle noise."""
+        with self._lock:
+            self.density_matrix([qubit])
+            return self._space.density_matrix(list(self._space.register_of(self._handles[qubit])))
+
     # -- helpers -----------------------------------------------------------------------------------
     def _refuse(self, instr: Any, status: Status, why: str) -> Response:
         message = why if repr(instr) in why else f"{why} [{instr!r}]"
@@ -298,10 +305,13 @@ class MockDevice(QDevice):
                                 f"(linked peers: {known})")
         q = instr.qubit
         h = self._handles[q]
-        self._space.reset(h)  # each attempt starts by re-initialising the communication qubit
-        result = station.attempt(self, instr, h, self._next_tick())
+        if station.on_timeline:
+            result = station.collect(self, instr, h)
+        else:
+            self._space.reset(h)  # each attempt starts by re-initialising the communication qubit
+            result = station.attempt(self, instr, h, self._next_tick())
         self._now = max(self._now, result.end_ns)
-        self._last[q] = self._now
+        self._last[q] = self._now if result.state_since_ns is None else result.state_since_ns
         if result.attempts:
             self._on_attempts(result.attempts)
         return Response(instr, result.status, result.start_ns, result.end_ns, attempts=result.attempts,

@@ -11,16 +11,19 @@ from qnodeos.hal import Capabilities, DeviceFault, DeviceTimeout, PhysicalInstru
 from qnodeos.hal.instructions import to_dict
 
 from .wire import response_from_wire
+from .world_auth import ClientKeys, secure_client
 
 
 class RemoteQDevice(QDevice):
     """Forwards every call to a device server; transport failures become DeviceFault/DeviceTimeout
     naming the address and the operation."""
 
-    def __init__(self, address: str, timeout_s: float = 30.0, context: zmq.Context | None = None) -> None:
+    def __init__(self, address: str, timeout_s: float = 30.0, context: zmq.Context | None = None,
+                 keys: ClientKeys | None = None) -> None:
         self.address = address
         self._timeout_ms = int(timeout_s * 1000)
         self._ctx = context or zmq.Context.instance()
+        self._keys = keys
         self._sock = self._connect()
         info = self._call({"op": "capabilities"})
         self._caps = Capabilities.from_dict(info["c"])
@@ -34,6 +37,7 @@ class RemoteQDevice(QDevice):
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.RCVTIMEO, self._timeout_ms)
         sock.setsockopt(zmq.SNDTIMEO, self._timeout_ms)
+        secure_client(sock, self._keys)
         sock.connect(self.address)
         return sock
 
@@ -77,6 +81,11 @@ class RemoteQDevice(QDevice):
 
     def density_matrix(self, qubits: Sequence[int]) -> np.ndarray:
         reply = self._call({"op": "density_matrix", "q": list(qubits)})
+        return np.frombuffer(reply["data"], dtype=np.complex128).reshape(reply["shape"]).copy()
+
+    def joint_density_matrix(self, qubit: int) -> np.ndarray:
+        """``qubit``'s state with every qubit (on any node) it shares a register with."""
+        reply = self._call({"op": "joint_density_matrix", "q": int(qubit)})
         return np.frombuffer(reply["data"], dtype=np.complex128).reshape(reply["shape"]).copy()
 
     def close(self) -> None:

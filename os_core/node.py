@@ -41,6 +41,7 @@ from .errors import DeadlockError, ExecutionError, ProgramError, QNodeOSError
 from .executor import PREEMPTED, WAITING, Executor
 from .memory import QuantumMemory
 from .node_config import NodeConfig
+from .network_process import NetworkWork, network_process
 from .process import Process, ProcessState, SubroutineResult
 from .programs import ProgramSource, load_subroutine
 from .scheduler import DeviceTimebase, PriorityFifo, SchedulingPolicy, Timebase, Timers, WallClockTimebase
@@ -138,6 +139,16 @@ class Node:
         if self.finished_history < max_processes:
             raise ValueError(f"finished_history={finished_history} must be at least max_processes={max_processes}: "
                              "the results of processes admitted together must fit")
+        self.network_work: NetworkWork | None = None
+
+    def attach_network(self, network: Any) -> NetworkWork:
+        """Run ``network`` (the EGP) as this node's network process: executor hooks go to it, and its
+        work is queued on a process of the highest priority (see :mod:`qnodeos.network_process`)."""
+        self.executor.network = network
+        proc = network_process()
+        self.trace.process_names[proc.pid] = proc.name
+        self.network_work = NetworkWork(self, proc)
+        return self.network_work
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -334,7 +345,19 @@ class Node:
                     still.append(proc)
             self._waiting = still
 
+    def has_ready(self) -> bool:
+        """Whether some process (network or user) can run now: due timers and satisfied waits are
+        woken first."""
+        if self._start_ns is None:
+            self._start_ns = self.timebase.now()
+        self._wake()
+        return len(self.policy) > 0
+
     def _step(self, proc: Process) -> None:
+        if proc.kind == "network":
+            assert self.network_work is not None
+            self.network_work.run()
+            return
         if proc.current is None:
             self.executor.start(proc, proc.pending.popleft())
         try:
@@ -447,7 +470,8 @@ class Node:
                 "allocated_qubits": len(self.memory.allocated()),
                 "entangled_pairs": len(self.memory.entanglement),
                 "pairs_below_cutoff": len(self.memory.entanglement.expired(self.timebase.now())),
-                "processes": {p.name: p.state.value for p in self._processes.values()}}
+                "processes": {p.name: p.state.value for p in self._processes.values()},
+                **({"network": self.executor.network.stats()} if hasattr(self.executor.network, "stats") else {})}
 
     def close(self) -> None:
         self.device.close()

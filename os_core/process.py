@@ -69,6 +69,7 @@ class Process:
     #: subroutines until closed; ``on_subroutine_done(proc, result_or_error)`` reports each one.
     persistent: bool = False
     on_subroutine_done: Callable[["Process", Any], None] | None = None
+    kind: str = "user"  # or "network": the node's network process (see qnodeos.network_process)
 
     @property
     def finished(self) -> bool:

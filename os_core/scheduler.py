@@ -65,9 +65,12 @@ class DeviceTimebase:
         return self.device.now_ns
 
     def advance_to(self, t_ns: int) -> None:
-        gap = t_ns - self.device.now_ns
-        if gap > 0:
-            self.device.execute(Wait(gap))
+        """Idle until ``t_ns``: a ``Wait`` starts on the next tick, so it lasts from there to ``t_ns``
+        (the clock lands on ``t_ns`` exactly, or on that tick if ``t_ns`` comes before it)."""
+        now = self.device.now_ns
+        if t_ns > now:
+            tick = self.device.capabilities.tick_ns
+            self.device.execute(Wait(max(0, t_ns - (-(-now // tick) * tick))))
 
 
 class WallClockTimebase:

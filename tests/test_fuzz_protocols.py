@@ -35,8 +35,10 @@ from qnodeos.errors import QNodeOSError
 from qnodeos.firmware_stubs.controller import Controller
 from qnodeos.firmware_stubs.sessions import FramedSession
 from qnodeos.hal import Init, Measure, Status
+from qnodeos.hal.timeline import NetworkSchedule
 from qnodeos.network.egp import EntanglementService
 from qnodeos.network.mailbox import Mailbox
+from qnodeos.network_process import NodePort
 from qnodeos.node import Node
 from qnodeos.process import ProcessState
 
@@ -131,6 +133,12 @@ FIELDS = {
     "timeout": st.one_of(st.floats(-1, 100), st.sampled_from([0, 1, 86_400, 86_401, math.inf, math.nan])),
     "seq": st.one_of(st.integers(-1, 3), huge),
     "reason": st.one_of(st.text(max_size=20), st.text(min_size=1000, max_size=1200), wire_value),
+    "start_ns": st.one_of(st.integers(-1, 10**9), huge),
+    "t2_ns": st.one_of(st.floats(-1, 1e10), st.sampled_from([0, math.inf, math.nan]), huge),
+    "min_fidelity": st.one_of(st.floats(-1, 2), st.sampled_from([0, 1, math.nan])),
+    "f0": st.one_of(st.floats(-1, 2), st.sampled_from([0, 1, math.nan])),
+    "index": st.one_of(st.integers(-1, 3), huge),
+    "pair": st.one_of(st.integers(-1, 3), huge),
 }
 
 
@@ -138,14 +146,20 @@ FIELDS = {
 def valid_then_mutated(draw):
     """A message alice's EGP acts on (a CREATE from bob for her receiver, the ACCEPT or an ABORT of her
     creator's request ("alice", 1)) with zero to two fields replaced, dropped or added."""
-    what = draw(st.sampled_from(["create", "create", "accept", "abort"]))
+    what = draw(st.sampled_from(["create", "create", "accept", "abort", "discard"]))
     if what == "create":
         msg = {"what": "create", "rid": ["bob", draw(st.integers(0, 3))], "socket": 0,
                "kind": draw(st.sampled_from([0, 1])), "number": 1,
                "rotation": draw(st.lists(st.integers(-2, 16), min_size=4, max_size=4)),
-               "random_basis": draw(st.integers(0, 3)), "timeout": draw(st.sampled_from([0.001, 1, 30]))}
+               "random_basis": draw(st.integers(0, 3)), "timeout": draw(st.sampled_from([0, 0.001, 1, 30])),
+               "t2_ns": draw(st.sampled_from([0, 1e6, 1e9])), "min_fidelity": draw(st.sampled_from([0, 0.5, 0.9])),
+               "f0": draw(st.sampled_from([0.5, 0.9, 1]))}
     elif what == "accept":
-        msg = {"what": "accept", "rid": ["alice", 1], "seq": draw(st.sampled_from([0, 0, 1]))}
+        msg = {"what": "accept", "rid": ["alice", 1], "seq": draw(st.sampled_from([0, 0, 1])),
+               "start_ns": draw(st.sampled_from([0, 10**6])), "t2_ns": draw(st.sampled_from([0, 1e9])),
+               "min_fidelity": draw(st.sampled_from([0, 0.8]))}
+    elif what == "discard":
+        msg = {"what": "discard", "rid": ["alice", 1], "index": draw(st.integers(0, 2)), "pair": draw(st.integers(0, 2))}
     else:
         msg = {"what": "abort", "rid": draw(st.sampled_from([["alice", 1], ["bob", 0], ["alice", 2]])),
                "reason": draw(st.text(max_size=10))}
@@ -167,7 +181,7 @@ def egp_message(draw):
         return draw(valid_then_mutated())
     if draw(st.integers(0, 9)) == 0:
         return draw(wire_value)  # not even a map
-    what = draw(st.one_of(st.sampled_from(["create", "accept", "abort"]),
+    what = draw(st.one_of(st.sampled_from(["create", "accept", "abort", "discard"]),
                           st.sampled_from(["CREATE", "", "hello"]), wire_scalar))
     msg = {"what": what} if draw(st.integers(0, 9)) else {}
     for key, values in FIELDS.items():
@@ -182,10 +196,23 @@ egp_traffic = st.lists(st.tuples(senders, egp_message()), max_size=12)
 
 
 def single_node(platform: str, mailbox) -> tuple[Node, EntanglementService]:
+    """A node with an EGP of its own (no service, no peer): control messages are sent to ``mailbox``
+    (None: no network, every send fails) and timers are kept but never fire."""
     cls = {"nv": MockNVDevice, "ion": MockIonDevice}[platform]
     node = Node(cls.from_config(node="alice", seed=1, preset="ideal"), name="alice")
-    egp = EntanglementService(node, mailbox, NODE_IDS, request_timeout_s=3600)
-    node.executor.network = egp
+
+    def send(peer: str, what: str, **body) -> None:
+        if mailbox is None:
+            raise QNodeOSError("this node has no network: entanglement needs a peer node")
+        mailbox.send(peer, "egp", what=what, **body)
+
+    class Timer:
+        def cancel(self) -> None:
+            pass
+
+    schedule = NetworkSchedule.fair([("alice", "bob")], bin_ns=1_000_000)
+    egp = EntanglementService(NodePort(node), send, lambda t, fn: Timer(), NODE_IDS, schedule=schedule)
+    node.attach_network(egp)
     return node, egp
 
 
@@ -193,7 +220,7 @@ def single_node(platform: str, mailbox) -> tuple[Node, EntanglementService]:
 @given(st.sampled_from(["nv", "ion"]), st.booleans(), egp_traffic)
 def test_random_egp_messages_are_dropped_or_answered(platform, with_mailbox, traffic):
     """One node with a process receiving from bob and one creating towards bob (both blocked), then
-    random traffic: ``on_message`` never raises, nor do ``step``/``check_timeouts``; whatever the
+    random traffic: ``on_message`` never raises, nor do ``standing_attempts``/``collect``; whatever the
     messages did, every process then ends, nothing stays allocated and an unrelated process runs."""
     mailbox = RecordingMailbox(["bob"]) if with_mailbox else None
     node, egp = single_node(platform, mailbox)
@@ -205,8 +232,8 @@ def test_random_egp_messages_are_dropped_or_answered(platform, with_mailbox, tra
     for sender, msg in traffic:
         note(f"on_message({sender!r}, {msg!r})")
         egp.on_message(sender, msg)
-        egp.step()
-        egp.check_timeouts()
+        egp.standing_attempts(node.device.now_ns, math.inf)
+        egp.collect(node.device.now_ns)
     bystander = node.submit(X_MEASURE, name="bystander")
     node.run()
     for proc in node.processes():
@@ -223,7 +250,7 @@ def test_random_egp_messages_are_dropped_or_answered(platform, with_mailbox, tra
             event(f"{proc.name}: {proc.state.value}")
     if mailbox is not None:
         for peer, kind, body in mailbox.sent:
-            assert peer == "bob" and kind == "egp" and body["what"] in ("create", "accept", "abort"), body
+            assert peer == "bob" and kind == "egp" and body["what"] in ("create", "accept", "abort", "discard"), body
             event(f"sent {body['what']}")
 
 
@@ -233,24 +260,26 @@ def test_an_accept_from_another_node_is_dropped(sender):
     creator = node.submit(CREATE.format(peer=1), name="creator")
     while node.step():
         pass
-    egp.on_message(sender, {"what": "accept", "rid": ["alice", 1], "seq": 0})
-    node.run()
+    egp.on_message(sender, {"what": "accept", "rid": ["alice", 1], "seq": 0, "start_ns": 0, "t2_ns": 0,
+                             "min_fidelity": 0})
+    assert not egp._links["bob"].queue, "an ACCEPT from a node other than the request's peer was taken"
+    node.close_process(creator)
     assert node.process(creator).finished and node.memory.allocated() == {}
     assert not egp.busy(), "the request of an ended process is still active (the node loop never idles)"
 
 
 def test_a_create_on_a_node_without_mailbox_does_not_raise():
-    """The receiver takes the CREATE, the ACCEPT it cannot send is counted as dropped, and the attempt
-    on a link that does not exist ends the receiver with an error naming the peer, nothing held."""
+    """The receiver takes the CREATE, the ACCEPT it cannot send is counted, and once nothing else can
+    happen the receiver ends with an error naming the peer, nothing held."""
     node, egp = single_node("ion", None)
     receiver = node.submit(RECV.format(peer=1), name="receiver")
     while node.step():
         pass
     egp.on_message("bob", {"what": "create", "rid": ["bob", 0], "socket": 0, "kind": 0, "number": 1,
-                           "rotation": [0, 0, 0, 0], "random_basis": 0, "timeout": 1})
-    assert egp.dropped_messages == 1 and egp.busy()
-    while egp.step():
-        pass
+                           "rotation": [0, 0, 0, 0], "random_basis": 0, "timeout": 1, "t2_ns": 0,
+                           "min_fidelity": 0, "f0": 1})
+    assert egp.unsent_messages == 1 and egp.busy()  # the ACCEPT could not go out; the request stands
+    egp.quiescent()  # nothing else will ever happen on a node without a network
     node.run()
     result = node.result(receiver)
     assert result.state is ProcessState.FAILED and "bob" in result.error, result.error
@@ -280,7 +309,7 @@ def test_an_exchange_still_works_after_random_egp_messages(traffic):
     forging either (possible only on unkeyed links) breaks the next exchange by design."""
     from qnodeos.apps.local_network import LocalNetwork
 
-    with LocalNetwork("trapped_ion", ["alice", "bob"], seed=3, preset="ideal", request_timeout_s=5) as net:
+    with LocalNetwork("trapped_ion", ["alice", "bob"], seed=3, preset="ideal") as net:
         for target, sender, msg in traffic:
             if sender == "peer":
                 sender = "bob" if target == "alice" else "alice"
@@ -312,8 +341,8 @@ def test_an_exchange_still_works_after_a_create_its_creator_aborted():
     from qnodeos.apps.local_network import LocalNetwork
 
     stale = {"what": "create", "rid": ["alice", 99], "socket": 0, "kind": 0, "number": 1,
-             "rotation": [0, 0, 0, 0], "random_basis": 0, "timeout": 30}
-    with LocalNetwork("trapped_ion", ["alice", "bob"], seed=3, preset="ideal", request_timeout_s=2) as net:
+             "rotation": [0, 0, 0, 0], "random_basis": 0, "timeout": 30, "t2_ns": 0, "min_fidelity": 0, "f0": 1}
+    with LocalNetwork("trapped_ion", ["alice", "bob"], seed=3, preset="ideal") as net:
         bob = net.services["bob"]
         bob.call(bob.egp.on_message, "alice", stale)
         bob.call(bob.egp.on_message, "alice", {"what": "abort", "rid": ["alice", 99], "reason": "process ended"})

@@ -90,7 +90,7 @@ def mode(request) -> str:
 def run_app(path: Path, platform: str, mode: str, *, seed: int, preset: str = "ideal",
             overrides: dict[str, dict[str, Any]] | None = None, tmp_path: Path | None = None,
             capture: bool = False, logs: bool = False, timeout_s: float = 60.0,
-            request_timeout_s: float = 20.0) -> tuple[Any, str]:
+            request_timeout_s: float | None = None) -> tuple[Any, str]:
     """Run ``path``; assert every role succeeded and no qubit stayed allocated; return (run, what
     the applications printed (``capture``) or logged through netqasm's logger (``logs``))."""
     seed += SEED
@@ -797,7 +797,7 @@ def test_anonymous_transmission_of_a_qubit(platform, mode):
     cases = ANON_CASES if mode == "threads" else ANON_CASES[1:2]
     for i, (sender, receiver, phi, theta) in enumerate(cases):
         run, _ = run_app(APPS / "anonymous_transmission", platform, mode, seed=1400 + i, timeout_s=30,
-                         request_timeout_s=5, overrides={sender: {"sender": True, "phi": phi, "theta": theta},
+                         overrides={sender: {"sender": True, "phi": phi, "theta": theta},
                                                          receiver: {"receiver": True}})
         for role, value in run.results.items():
             assert (value is None) == (role != receiver), run.results

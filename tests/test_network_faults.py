@@ -13,11 +13,10 @@ APPS = Path(__file__).parent / "network_apps"
 
 def test_peer_node_dies_before_receiving():
     start = time.monotonic()
-    run = run_app_dir(APPS / "peer_dies", "trapped_ion", seed=1, mode="processes", timeout_s=30,
-                      request_timeout_s=2)
-    assert time.monotonic() - start < 20  # no hang: the request timeout ends it
-    assert "timed out" in run.errors["alice"] and "node2" in run.errors["alice"]
-    assert "died" in run.errors["node2"]
+    run = run_app_dir(APPS / "peer_dies", "trapped_ion", seed=1, mode="processes", timeout_s=30)
+    assert time.monotonic() - start < 10  # no hang: the death is noticed, not waited out
+    assert "left the network" in run.errors["alice"] and "node2" in run.errors["alice"]
+    assert "died" in run.errors["bob"] and "node2" in run.errors["bob"]
     # carol shares alice's node and is untouched; nothing is left allocated there
     assert run.results["carol"] == {"outcomes": [1, 1, 1, 1, 1]}
     node1 = run.stats["node1"]
@@ -26,10 +25,10 @@ def test_peer_node_dies_before_receiving():
 
 
 def test_peer_node_killed_in_the_middle_of_a_request():
-    run = run_app_dir(APPS / "peer_dies_mid_request", "nv", seed=2, mode="processes", timeout_s=30,
-                      request_timeout_s=2)
+    run = run_app_dir(APPS / "peer_dies_mid_request", "nv", seed=2, mode="processes", timeout_s=30)
     error = run.errors["alice"]
-    assert "timed out after" in error and "bob" in error
+    # the death is noticed either as bob's node leaving, or as nothing left to do in the network
+    assert ("left the network after" in error or "cannot complete after" in error) and "bob" in error, error
     done = int(error.split("after ")[1].split("/")[0])
     assert done < 2000  # the request was under way (accepted) when the peer died
     assert run.stats["alice"]["allocated_qubits"] == 0
@@ -55,9 +54,9 @@ def test_peer_survives_repeated_runs_without_leftover_processes():
 
 
 def test_minimum_fidelity_above_what_the_link_delivers_is_refused_on_both_sides():
-    run = run_app_dir(APPS / "min_fidelity", "nv", seed=1, preset="realistic", timeout_s=30, request_timeout_s=5)
+    run = run_app_dir(APPS / "min_fidelity", "nv", seed=1, preset="realistic", timeout_s=30)
     for role in ("alice", "bob"):
-        assert "below this socket's minimum 0.99" in run.errors[role]
+        assert "below the minimum 0.99" in run.errors[role]
     assert all(s["allocated_qubits"] == 0 for s in run.stats.values())
     relaxed = run_app_dir(APPS / "min_fidelity", "nv", seed=1, preset="realistic", timeout_s=30,
                           overrides={"alice": {"min_fidelity": 50}, "bob": {"min_fidelity": 50}})

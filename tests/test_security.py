@@ -177,10 +177,10 @@ create_epr R0 R1 R2 R3 R4
     with network:
         service = network.services["alice"]
         pid = service.call(lambda: service.node.submit(program))
-        assert _wait_for(lambda: service.call(lambda: service.node.result(pid)).state is ProcessState.FAILED)
-        result = service.call(lambda: service.node.result(pid))
+        assert _wait_for(lambda: service.snapshot(lambda: service.node.result(pid)).state is ProcessState.FAILED)
+        result = service.snapshot(lambda: service.node.result(pid))
         assert "open EPR requests (limit 2)" in result.error and "`create_epr" in result.error
-        assert service.call(lambda: service.node.memory.allocated()) == {}
+        assert service.snapshot(lambda: service.node.memory.allocated()) == {}
 
 
 def test_key_files_from_the_cli_configure_a_network(tmp_path):

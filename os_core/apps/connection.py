@@ -2,9 +2,11 @@
 
 The SDK compiles each ``flush()`` into a subroutine and hands it, with the other host messages
 (init-new-app, open-EPR-socket, stop-app), to :meth:`_commit_serialized_message`. Here those become
-calls on the node's service: a persistent process per application, EPR sockets in the EGP, one
-subroutine at a time. Returned registers and arrays are written to the SDK's shared memory before the
-commit returns, so futures resolve right after ``flush()``.
+calls on the node's service, made as the application's host (its simulated clock and latencies): a
+persistent process per application, EPR sockets in the EGP, one subroutine at a time. Returned
+registers and arrays are written to the SDK's shared memory before the commit returns, so futures
+resolve right after ``flush()``; a non-blocking commit sends the subroutine at once and collects its
+result in :meth:`QnodeosConnection.block`.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from netqasm.lang.subroutine import Subroutine
 from netqasm.sdk.transpile import NVSubroutineTranspiler
 
 from ..process import SubroutineResult
+from .hosts import Reply
 
 
 class HostDirectory:
@@ -37,6 +40,7 @@ class HostDirectory:
         self.node_of_role = node_of_role
         self.node_ids = node_ids
         self.services = services  # node name -> NodeService (or a proxy with the same host API)
+        self.node_of_role = dict(node_of_role)
         self.flavours = flavours  # node name -> NetQASM flavour its subroutines are compiled to
         self._app_ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -73,6 +77,14 @@ class HostDirectory:
         with self._lock:
             return next(self._app_ids)
 
+    def service_of_app(self, app_name: str) -> Any:
+        """The service of the node ``app_name`` runs on (this process must run that node)."""
+        try:
+            return self.services[self.node_of_role[app_name]]
+        except KeyError:
+            raise ValueError(f"application {app_name!r} does not run on a node of this process "
+                             f"(applications: {sorted(self.node_of_role)})") from None
+
 
 def connection_class(directory: HostDirectory) -> type["QnodeosConnection"]:
     """A connection class bound to one network (what ``netqasm.sdk.external.NetQASMConnection`` becomes)."""
@@ -96,13 +108,14 @@ class QnodeosConnection(BaseNetQASMConnection):
         if compiler is None and self._flavour == "nv":
             compiler = NVSubroutineTranspiler
         self._pid: int | None = None
-        self._pending: list[threading.Thread] = []
+        self._host = app_name
+        self._pending: list[tuple[Reply, Optional[Callable]]] = []
         try:
             super().__init__(app_name=app_name, node_name=node_name, app_id=app_id or directory.new_app_id(),
                              max_qubits=max_qubits, compiler=compiler, **kwargs)
         except BaseException:
             if self._pid is not None:  # set-up failed after the process was opened: do not leave it behind
-                self._service.close_app(self._pid)
+                self._service.close_app(self._host, self._pid)
             raise
 
     def _get_network_info(self) -> type[NetworkInfo]:
@@ -112,27 +125,20 @@ class QnodeosConnection(BaseNetQASMConnection):
                                    callback: Optional[Callable] = None) -> None:
         msg = deserialize_host_msg(raw_msg)
         if isinstance(msg, SubroutineMessage):
-            if block:
-                self._run_subroutine(msg.subroutine)
-                if callback is not None:
-                    callback()
-            else:
-                worker = threading.Thread(target=self._run_then, args=(msg.subroutine, callback), daemon=True)
-                self._pending.append(worker)
-                worker.start()
+            self.commit_subroutine(msg.subroutine, block, callback)
         elif isinstance(msg, InitNewAppMessage):
             # The SDK's NV compiler addresses the electron as one more virtual qubit than max_qubits.
             extra = 1 if self._flavour == "nv" else 0
-            self._pid = self._service.open_app(self.app_name, max_qubits=msg.max_qubits + extra)
+            self._pid = self._service.open_app(self._host, self.app_name, max_qubits=msg.max_qubits + extra)
             if SharedMemoryManager.get_shared_memory(self.node_name, key=msg.app_id) is None:
                 SharedMemoryManager.create_shared_memory(self.node_name, key=msg.app_id)
         elif isinstance(msg, OpenEPRSocketMessage):
-            self._service.open_epr_socket(self._pid, msg.epr_socket_id, msg.remote_node_id, msg.remote_epr_socket_id,
-                                          msg.min_fidelity)
+            self._service.open_epr_socket(self._host, self._pid, msg.epr_socket_id, msg.remote_node_id,
+                                          msg.remote_epr_socket_id, msg.min_fidelity)
         elif isinstance(msg, StopAppMessage):
             self.block()
             if self._pid is not None:
-                self._service.close_app(self._pid)
+                self._service.close_app(self._host, self._pid)
         elif isinstance(msg, SignalMessage):
             pass  # every app sends STOP on exit; it does not stop the node
 
@@ -150,21 +156,15 @@ class QnodeosConnection(BaseNetQASMConnection):
         """Host and node share this process: hand over the Subroutine object itself, skipping the
         encode/decode round trip (other host messages still go through the binary encoding)."""
         if block:
-            self._run_subroutine(subroutine)
+            self.block()
+            self._store(self._service.run_subroutine(self._host, self._pid, subroutine, self._flavour))
             if callback is not None:
                 callback()
         else:
-            worker = threading.Thread(target=self._run_then, args=(subroutine, callback), daemon=True)
-            self._pending.append(worker)
-            worker.start()
+            self._pending.append((self._service.send_subroutine(self._host, self._pid, subroutine, self._flavour),
+                                  callback))
 
-    def _run_then(self, raw: bytes, callback: Optional[Callable]) -> None:
-        self._run_subroutine(raw)
-        if callback is not None:
-            callback()
-
-    def _run_subroutine(self, raw: bytes | Subroutine) -> None:
-        result: SubroutineResult = self._service.run_subroutine(self._pid, raw, self._flavour)
+    def _store(self, result: SubroutineResult) -> None:
         memory = self.shared_memory
         for label, value in result.registers.items():
             memory.set_register(label, value)
@@ -172,9 +172,12 @@ class QnodeosConnection(BaseNetQASMConnection):
             memory.init_new_array(address, new_array=list(values))
 
     def block(self) -> None:
-        """Wait for subroutines committed with ``block=False``."""
+        """Wait for subroutines committed with ``block=False`` (in order), then run their callbacks."""
         while self._pending:
-            self._pending.pop().join()
+            reply, callback = self._pending.pop(0)
+            self._store(self._service.wait_subroutine(self._host, reply))
+            if callback is not None:
+                callback()
 
     @property
     def pid(self) -> int | None:

@@ -7,8 +7,11 @@ alike when told nothing.
 * ``MODE = "processes"``: every node in its own OS process, so a role that hangs or exits cannot take
   the caller down; ``mode="threads"`` / ``--mode threads`` runs all nodes in the calling process (faster
   to start).
-* Time-outs, in seconds: the whole run (``TIMEOUT_S``), one entanglement request waiting for its peer
-  (``REQUEST_TIMEOUT_S``) and one classical receive (``RECV_TIMEOUT_S``).
+* Time-outs: the whole run (``TIMEOUT_S``, wall-clock seconds); how long an entanglement request may
+  wait to be accepted by its peer (``REQUEST_TIMEOUT_S``, seconds of *simulated* time; None: no limit —
+  a request nobody will ever answer still ends as soon as the whole network has nothing left to do);
+  and one classical receive waiting for a peer whose process may have died (``RECV_TIMEOUT_S``,
+  wall-clock seconds).
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ PLATFORM = "nv"
 PRESET = "realistic"
 MODE = "processes"
 TIMEOUT_S = 300.0
-REQUEST_TIMEOUT_S = 30.0
+REQUEST_TIMEOUT_S: float | None = None
 RECV_TIMEOUT_S = 60.0
 
 PLATFORMS = ("nv", "trapped_ion")

@@ -1,7 +1,8 @@
 """A mock quantum network inside this Python process: one node service per node, real ZeroMQ links.
 
 Each node runs its own OS loop in a thread (as it would on its own machine); the nodes' mock devices
-share one state space and a heralding station per link, so entangled pairs stay physically consistent.
+share one world (state space, a heralding station per link, the timeline), so entangled pairs stay
+physically consistent and every node's events fall on one causal timeline.
 """
 from __future__ import annotations
 
@@ -9,34 +10,47 @@ from typing import Any
 
 import numpy as np
 
-from qnodeos.drivers.mock_network import build_mock_network
+from qnodeos.drivers.mock_network import build_mock_world
 
 from ..network.keys import network_keys
 from ..network.mailbox import Mailbox
 from ..network.service import NodeService
+from ..network.timing import NetworkTiming
 from ..node import Node
 from .connection import HostDirectory
-from .sockets import AppMessageRouter
 
 PLATFORM_FLAVOUR = {"nv": "nv", "trapped_ion": "vanilla"}
 #: Device sizes for application networks: NetQASM's SDK assumes up to five qubits per node.
 APP_DEVICE_SIZE = {"nv": {"carbons": 4}, "trapped_ion": {"ions": 5}}
 
 
+def node_seeds(seed: int | None, nodes: list[str]) -> dict[str, int | None]:
+    """Per-node seeds for the OS side (random measurement bases) from one run seed."""
+    if seed is None:
+        return {n: None for n in nodes}
+    seqs = np.random.SeedSequence(seed).spawn(len(nodes))
+    return {n: int(s.generate_state(1)[0]) for n, s in zip(nodes, seqs)}
+
+
 class LocalNetwork:
     """Nodes ``nodes`` on ``platform`` mock hardware, all in this process."""
 
     def __init__(self, platform: str, nodes: list[str], *, seed: int | None = None, preset: str = "realistic",
-                 request_timeout_s: float = 30.0, device_config: dict[str, Any] | None = None,
-                 node_of_role: dict[str, str] | None = None, recv_timeout_s: float = 60.0,
-                 secure: bool = True, mailbox_factory: Any = Mailbox,
-                 keys: dict[str, Any] | None = None) -> None:
+                 request_timeout_s: float | None = None, device_config: dict[str, Any] | None = None,
+                 node_of_role: dict[str, str] | None = None, secure: bool = True, mailbox_factory: Any = Mailbox,
+                 keys: dict[str, Any] | None = None, timing: NetworkTiming | None = None,
+                 wrap_device: Any = None) -> None:
         if platform not in PLATFORM_FLAVOUR:
             raise ValueError(f"unknown platform {platform!r} (nv or trapped_ion)")
         self.platform = platform
+        self.timing = timing or NetworkTiming()
         config = dict(APP_DEVICE_SIZE[platform])
         config.update(device_config or {})
-        self.devices = build_mock_network(platform, nodes, seed=seed, preset=preset, **config)
+        self.world = build_mock_world(platform, nodes, seed=seed, preset=preset, bin_ns=self.timing.bin_ns,
+                                      duty=self.timing.duty, **config)
+        self.devices = self.world.devices
+        if wrap_device is not None:  # tests: put a fault-injecting layer between a node and its device
+            self.devices = {n: wrap_device(n, d) for n, d in self.devices.items()}
         self.node_ids = {name: i for i, name in enumerate(nodes)}
         # Node links are authenticated (CURVE keys per node) unless ``secure=False``; tests can pass a
         # ``mailbox_factory(name, keys=...)`` to inject faults on the links.
@@ -46,26 +60,34 @@ class LocalNetwork:
             for peer, other in self.mailboxes.items():
                 if peer != name:
                     box.connect(peer, other.address)
-        seeds = np.random.SeedSequence(seed).spawn(len(nodes))
+        roles = node_of_role or {n: n for n in nodes}
+        seeds = node_seeds(seed, nodes)
         self.services = {
             name: NodeService(Node(self.devices[name], name=name), self.mailboxes[name], self.node_ids,
-                              request_timeout_s=request_timeout_s,
-                              seed=int(seeds[i].generate_state(1)[0]))
-            for i, name in enumerate(nodes)
+                              coordinator=self.world.timeline, schedule=self.world.schedule, timing=self.timing,
+                              node_of_app=roles, request_timeout_s=request_timeout_s, seed=seeds[name])
+            for name in nodes
         }
-        roles = node_of_role or {n: n for n in nodes}
         self.directory = HostDirectory(roles, self.node_ids, self.services,
                                        {n: PLATFORM_FLAVOUR[platform] for n in nodes})
-        self.router = AppMessageRouter(self.mailboxes, roles, recv_timeout_s)
+        self._started = False
+
+    def register_hosts(self, roles: list[str]) -> None:
+        """Application roles about to run (before :meth:`start`): each node waits for its hosts."""
+        for role in roles:
+            self.directory.service_of_app(role).register_host(role)
 
     def start(self) -> "LocalNetwork":
-        for service in self.services.values():
-            service.start()
+        if not self._started:
+            self._started = True
+            for service in self.services.values():
+                service.start()
         return self
 
     def stop(self) -> None:
         for service in self.services.values():
             service.stop()
+        self.world.timeline.leave_all()
 
     def __enter__(self) -> "LocalNetwork":
         return self.start()

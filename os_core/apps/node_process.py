@@ -1,27 +1,34 @@
 """One network node as its own OS process (started by :mod:`qnodeos.apps.processes`).
 
 The parent and the node exchange a few messages over a ``multiprocessing`` pipe: the node's spec in,
-its mailbox address out, every node's address in, then one result (return values, errors, stats).
-The node runs its own OS loop, drives its device through the device server, and runs the application
-roles placed on it.
+its mailbox address out, every node's address in, then one result (return values, errors, stats and,
+if asked, the node's timeline). The node runs its own OS loop, drives its device and takes part in the
+network's timeline through the world process, and runs the application roles placed on it.
 """
 from __future__ import annotations
 
 from typing import Any
 
 
-def node_main(spec: dict[str, Any], channel: Any) -> None:
+def node_main(spec: dict[str, Any], channel: Any, inherited: list[Any] = ()) -> None:  # type: ignore[assignment]
     """Entry point of a node process; never raises (failures are reported through ``channel``)."""
+    import sys
+
+    from .supervision import close_inherited, die_with_parent
+
+    die_with_parent(spec["parent_pid"])
+    close_inherited(inherited)
+
     from qnodeos.drivers.remote_device import RemoteQDevice
+    from qnodeos.drivers.remote_timeline import RemoteTimeline
     from qnodeos.network.mailbox import Mailbox
     from qnodeos.network.service import NodeService
     from qnodeos.node import Node
 
     from .connection import HostDirectory
+    from .processes import _schedule
     from .runner import bind_netqasm, import_mains, load_app_dir, run_roles
-    from .sockets import AppMessageRouter, socket_classes
-
-    import sys
+    from .sockets import socket_classes
 
     sys.setswitchinterval(1e-4)  # node loop, mailbox and application threads hand over quickly
     name = spec["node"]
@@ -40,18 +47,26 @@ def node_main(spec: dict[str, Any], channel: Any) -> None:
         for peer, address in peers.items():
             if peer != name:
                 mailbox.connect(peer, address)
-        device = RemoteQDevice(spec["device"], timeout_s=spec.get("device_timeout_s", 30.0))
-        service = NodeService(Node(device, name=name), mailbox, spec["node_ids"],
-                              request_timeout_s=spec["request_timeout_s"], seed=spec.get("seed")).start()
+        world = spec["world"]
+        device = RemoteQDevice(world["device"], timeout_s=spec.get("device_timeout_s", 30.0), keys=spec["world_keys"])
+        timeline = RemoteTimeline(name, world["sync"], world["control"], keys=spec["world_keys"])
         node_of_role = spec["node_of_role"]
+        service = NodeService(Node(device, name=name), mailbox, spec["node_ids"], coordinator=timeline,
+                              schedule=_schedule(spec["schedule"]), timing=spec["timing"], node_of_app=node_of_role,
+                              request_timeout_s=spec["request_timeout_s"], seed=spec.get("seed"))
         directory = HostDirectory(node_of_role, spec["node_ids"], {name: service}, {name: spec["flavour"]})
-        router = AppMessageRouter({name: mailbox}, node_of_role, spec["recv_timeout_s"])
-        bind_netqasm(directory, *socket_classes(router))
+        bind_netqasm(directory, *socket_classes(directory, spec["recv_timeout_s"]))
         app = load_app_dir(spec["app_dir"])
         mains = import_mains(app)
         roles = [r for r in app.roles if node_of_role[r] == name]
-        run = run_roles(app, mains, roles=roles, overrides=spec.get("overrides"), timeout_s=spec["timeout_s"])
-        payload = {"results": run.results, "errors": run.errors, "stats": service.call(service.node.stats)}
+        for role in roles:
+            service.register_host(role)
+        service.start()
+        run = run_roles(app, mains, roles=roles, overrides=spec.get("overrides"), timeout_s=spec["timeout_s"],
+                        on_end=service.host_done)
+        payload = {"results": run.results, "errors": run.errors, "stats": service.stats()}
+        if spec.get("trace"):
+            payload["trace"] = service.snapshot(service.node.trace.to_dict)
     except BaseException as exc:  # report instead of dying silently
         payload["errors"][name] = f"node {name} failed: {type(exc).__name__}: {exc}"
     try:

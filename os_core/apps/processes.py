@@ -1,47 +1,65 @@
 """Run an application directory with every node in its own OS process, talking over TCP on loopback.
 
-Layout: one device-server process holds the mock devices and their heralding stations (so entangled
-states stay physically consistent in one place); one process per node runs that node's OS and the
-application roles placed on it; nodes reach each other through their ZeroMQ mailboxes and their
-devices through the device server. Processes are forked from this one (so start-up costs no imports)
-and are always reaped on the way out.
+Layout: one *world* process holds the mock devices, their heralding stations and the network's
+timeline (so entangled states stay physically consistent and every node's events fall on one causal
+timeline); one process per node runs that node's OS and the application roles placed on it; nodes
+reach each other through their ZeroMQ mailboxes and the world through sockets that admit only their
+own per-run key. Processes are forked from this one (so start-up costs no imports), die with it, and
+are always reaped on the way out. Each node's results are collected as soon as it answers; a node that
+dies or hangs fails only its own roles.
 """
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+from qnodeos.hal.timeline import LinkSchedule, NetworkSchedule
+
 from ..errors import QNodeOSError
 from ..network.keys import network_keys
+from ..network.timing import NetworkTiming
 from . import defaults
-from .local_network import APP_DEVICE_SIZE, PLATFORM_FLAVOUR
+from .local_network import APP_DEVICE_SIZE, PLATFORM_FLAVOUR, node_seeds
 from .node_process import node_main
 from .runner import AppRun, load_app_dir
+from .supervision import close_inherited, die_with_parent
 
 _CTX = multiprocessing.get_context("fork")
 
 
-def _device_server_main(platform: str, nodes: list[str], seed: int | None, preset: str,
-                        device_config: dict[str, Any], channel: Any) -> None:
+def _world_main(platform: str, nodes: list[str], seed: int | None, preset: str, device_config: dict[str, Any],
+                timing: NetworkTiming, server_keys: Any, channel: Any, parent_ends: list[Any], parent_pid: int) -> None:
     import sys
 
     from qnodeos.drivers.device_server import DeviceServer
-    from qnodeos.drivers.mock_network import build_mock_network
+    from qnodeos.drivers.mock_network import build_mock_world
 
-    # Its threads mostly wait on sockets; hand the interpreter lock over quickly when one wakes, so a
-    # heralding rendezvous answers the second node without a 5 ms scheduling delay.
-    sys.setswitchinterval(1e-4)
+    die_with_parent(parent_pid)
+    close_inherited(parent_ends)
+    sys.setswitchinterval(1e-4)  # its threads mostly wait on sockets: hand over quickly when one wakes
     try:
-        devices = build_mock_network(platform, nodes, seed=seed, preset=preset,
-                                     **{**APP_DEVICE_SIZE[platform], **device_config})
-        server = DeviceServer(devices).start()
-        channel.send(server.addresses)
+        world = build_mock_world(platform, nodes, seed=seed, preset=preset, bin_ns=timing.bin_ns, duty=timing.duty,
+                                 **{**APP_DEVICE_SIZE[platform], **device_config})
+        server = DeviceServer(world, keys=server_keys).start()
+        schedule = {f"{a}|{b}": [s.period_ns, s.bin_ns, s.offset_ns, s.attempt_ns, s.overhead_ns]
+                    for (a, b), s in world.schedule.links.items()}
+        channel.send({"addresses": server.addresses, "schedule": schedule})
     except BaseException as exc:
         channel.send({"error": f"{type(exc).__name__}: {exc}"})
         return
-    channel.recv()  # serve until the parent says stop (or goes away)
+    try:
+        while True:  # serve until the parent says stop or goes away (EOF)
+            command = channel.recv()
+            if isinstance(command, tuple) and len(command) == 2 and command[0] == "gone":
+                world.timeline.leave(command[1])  # a node process died: its peers must not wait for it
+            else:
+                break
+    except (EOFError, OSError, KeyboardInterrupt):
+        pass
     server.close()
 
 
@@ -55,58 +73,64 @@ def _recv(channel: Any, what: str, deadline: float) -> Any:
         raise QNodeOSError(f"{what}: the process died without answering (killed or crashed)") from None
 
 
+def _schedule(data: dict[str, list[int]]) -> NetworkSchedule:
+    return NetworkSchedule({tuple(key.split("|")): LinkSchedule(*values) for key, values in data.items()})  # type: ignore[misc]
+
+
 def run_app_dir_processes(path: str | Path, platform: str = defaults.PLATFORM, *, seed: int | None = None,
                           preset: str = defaults.PRESET, overrides: dict[str, dict[str, Any]] | None = None,
-                          timeout_s: float = defaults.TIMEOUT_S, request_timeout_s: float = defaults.REQUEST_TIMEOUT_S,
+                          timeout_s: float = defaults.TIMEOUT_S,
+                          request_timeout_s: float | None = defaults.REQUEST_TIMEOUT_S,
                           recv_timeout_s: float = defaults.RECV_TIMEOUT_S, app_output: str | None = None,
-                          device_config: dict[str, Any] | None = None) -> AppRun:
-    """Like :func:`qnodeos.apps.runner.run_app_dir`, with a device server and one process per node."""
+                          device_config: dict[str, Any] | None = None, timing: NetworkTiming | None = None,
+                          trace: bool = False) -> AppRun:
+    """Like :func:`qnodeos.apps.runner.run_app_dir`, with a world process and one process per node."""
+    from qnodeos.drivers.world_auth import run_keys
+
     app = load_app_dir(path)
     if platform not in PLATFORM_FLAVOUR:
         raise QNodeOSError(f"unknown platform {platform!r} (nv or trapped_ion)")
+    timing = timing or NetworkTiming()
     nodes = app.nodes
     deadline = time.monotonic() + timeout_s + 30
     procs: list[Any] = []
+    parent_ends: list[Any] = []
     server_end, server_child = _CTX.Pipe()
+    parent_ends.append(server_end)
+    server_keys, client_keys = run_keys(nodes)
     try:
-        server = _CTX.Process(target=_device_server_main, args=(platform, nodes, seed, preset, device_config or {}, server_child),
-                              name="qnodeos-device-server", daemon=True)
+        server = _CTX.Process(target=_world_main, name="qnodeos-world", daemon=True,
+                              args=(platform, nodes, seed, preset, device_config or {}, timing, server_keys,
+                                    server_child, list(parent_ends), os.getpid()))
         server.start()
         server_child.close()  # only the child keeps it: its death then reads as EOF here
         procs.append(server)
-        addresses = _recv(server_end, "device server", deadline)
-        if "error" in addresses:
-            raise QNodeOSError(f"device server: {addresses['error']}")
+        world = _recv(server_end, "world process", deadline)
+        if "error" in world:
+            raise QNodeOSError(f"world process: {world['error']}")
         node_ids = {n: i for i, n in enumerate(nodes)}
         keys = network_keys(nodes)  # each node process gets its own secret and its peers' public keys
+        seeds = node_seeds(seed, nodes)
         channels = {}
-        for i, name in enumerate(nodes):
+        for name in nodes:
             parent_end, child_end = _CTX.Pipe()
-            spec = {"node": name, "device": addresses[name], "node_ids": node_ids,
-                    "node_of_role": app.node_of_role, "flavour": PLATFORM_FLAVOUR[platform],
-                    "app_dir": str(app.path), "overrides": overrides or {}, "timeout_s": timeout_s,
-                    "request_timeout_s": request_timeout_s, "recv_timeout_s": recv_timeout_s,
-                    "seed": None if seed is None else seed * 7919 + i, "app_output": app_output,
-                    "keys": keys[name]}
-            proc = _CTX.Process(target=node_main, args=(spec, child_end), name=f"qnodeos-node-{name}", daemon=True)
+            spec = {"node": name, "world": world["addresses"][name], "world_keys": client_keys[name],
+                    "schedule": world["schedule"], "node_ids": node_ids, "node_of_role": app.node_of_role,
+                    "flavour": PLATFORM_FLAVOUR[platform], "app_dir": str(app.path), "overrides": overrides or {},
+                    "timeout_s": timeout_s, "request_timeout_s": request_timeout_s, "recv_timeout_s": recv_timeout_s,
+                    "seed": seeds[name], "app_output": app_output, "keys": keys[name], "timing": timing,
+                    "trace": trace, "parent_pid": os.getpid()}
+            proc = _CTX.Process(target=node_main, args=(spec, child_end, list(parent_ends) + [parent_end]),
+                                name=f"qnodeos-node-{name}", daemon=True)
             proc.start()
             child_end.close()
             procs.append(proc)
             channels[name] = parent_end
+            parent_ends.append(parent_end)
         mailboxes = {n: _recv(c, f"node {n}", deadline)["mailbox"] for n, c in channels.items()}
         for channel in channels.values():
             channel.send({"peers": mailboxes})
-        run = AppRun(results={}, errors={}, stats={})
-        for name, channel in channels.items():
-            try:
-                payload = _recv(channel, f"node {name}", deadline)
-            except QNodeOSError as exc:
-                run.errors[name] = str(exc)
-                continue
-            run.results.update(payload["results"])
-            run.errors.update(payload["errors"])
-            run.stats[name] = payload["stats"]
-        return run
+        return _collect(app, channels, deadline, lambda node: server_end.send(("gone", node)))
     finally:
         try:
             server_end.send("stop")
@@ -117,3 +141,43 @@ def run_app_dir_processes(path: str | Path, platform: str = defaults.PLATFORM, *
             if proc.is_alive():
                 proc.kill()
                 proc.join(timeout=2)
+        for end in parent_ends:
+            end.close()
+
+
+def _collect(app: Any, channels: dict[str, Any], deadline: float, gone: Any) -> AppRun:
+    """Each node's payload as soon as it arrives; roles of nodes that never answer get an error, and
+    ``gone(node)`` tells the world that a node died (so that its peers stop waiting for it)."""
+    run = AppRun(results={}, errors={}, stats={})
+    waiting = {channel: name for name, channel in channels.items()}
+    while waiting:
+        left = deadline - time.monotonic()
+        ready = multiprocessing.connection.wait(list(waiting), timeout=max(0.0, left)) if left > 0 else []
+        if not ready:
+            break
+        for channel in ready:
+            name = waiting.pop(channel)  # type: ignore[call-overload]
+            try:
+                payload = channel.recv()
+            except (EOFError, OSError):
+                _fail_roles(app, run, name, f"node {name} died without answering (killed or crashed)")
+                try:
+                    gone(name)
+                except (OSError, ValueError):
+                    pass
+                continue
+            run.results.update(payload["results"])
+            run.errors.update(payload["errors"])
+            run.stats[name] = payload["stats"]
+            if payload.get("trace") is not None:
+                run.traces[name] = payload["trace"]
+    for name in waiting.values():
+        _fail_roles(app, run, name, f"node {name} gave no answer within the run's deadline")
+    return run
+
+
+def _fail_roles(app: Any, run: AppRun, node: str, why: str) -> None:
+    for role in app.roles:
+        if app.node_of_role[role] == node:
+            run.results.setdefault(role, None)
+            run.errors[role] = why

@@ -18,10 +18,8 @@ def get_qubit_state(qubit: Any, reduced_dm: bool = True) -> np.ndarray | None:
         device = node.device
         if not hasattr(device, "density_matrix"):
             return None
-        rho = device.density_matrix([phys])
-        if reduced_dm or not hasattr(device, "state_space"):
-            return rho
-        space = device.state_space
-        return space.density_matrix(list(space.register_of(device.state_handle(phys))))
+        if reduced_dm or not hasattr(device, "joint_density_matrix"):
+            return device.density_matrix([phys])
+        return device.joint_density_matrix(phys)
 
-    return service.call(read)
+    return service.read_state(conn._host, read)

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import yaml
 
 from ..errors import QNodeOSError
+from ..network.timing import NetworkTiming
 from . import defaults
 from .sockets import socket_classes
 
@@ -49,6 +50,7 @@ class AppRun:
     results: dict[str, Any]
     errors: dict[str, str] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    traces: dict[str, Any] = field(default_factory=dict)  # node -> timeline (when asked for)
 
     @property
     def ok(self) -> bool:
@@ -114,15 +116,18 @@ def import_mains(app: AppDir) -> dict[str, Callable[..., Any]]:
 
 
 def run_roles(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[str] | None = None,
-              overrides: dict[str, dict[str, Any]] | None = None, timeout_s: float = 300.0) -> AppRun:
-    """Call each role's ``main`` in its own thread; collect return values and errors by role."""
+              overrides: dict[str, dict[str, Any]] | None = None, timeout_s: float = 300.0,
+              on_end: Callable[[str], None] | None = None) -> AppRun:
+    """Call each role's ``main`` in its own thread; collect return values and errors by role.
+    ``on_end(role)`` runs when a role's ``main`` has returned or raised (its host is done)."""
     roles = roles or app.roles
     with tempfile.TemporaryDirectory(prefix="qnodeos-app-", ignore_cleanup_errors=True) as logdir:
-        return _run_threads(app, mains, roles, overrides, timeout_s, logdir)
+        return _run_threads(app, mains, roles, overrides, timeout_s, logdir, on_end)
 
 
 def _run_threads(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[str],
-                 overrides: dict[str, dict[str, Any]] | None, timeout_s: float, logdir: str) -> AppRun:
+                 overrides: dict[str, dict[str, Any]] | None, timeout_s: float, logdir: str,
+                 on_end: Callable[[str], None] | None = None) -> AppRun:
     from netqasm.runtime.app_config import AppConfig
     from netqasm.sdk.config import LogConfig
 
@@ -141,6 +146,9 @@ def _run_threads(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[
             errors[role] = f"{type(exc).__name__}: {exc}"
             results[role] = None
             _log.debug("role %s raised", role, exc_info=True)  # shown by `qnodeos --debug`
+        finally:
+            if on_end is not None:
+                on_end(role)
 
     threads = [threading.Thread(target=call, args=(role,), name=f"app-{role}", daemon=True) for role in roles]
     for t in threads:
@@ -154,9 +162,10 @@ def _run_threads(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[
 
 def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: int | None = None,
                 preset: str = defaults.PRESET, overrides: dict[str, dict[str, Any]] | None = None,
-                timeout_s: float = defaults.TIMEOUT_S, request_timeout_s: float = defaults.REQUEST_TIMEOUT_S,
+                timeout_s: float = defaults.TIMEOUT_S, request_timeout_s: float | None = defaults.REQUEST_TIMEOUT_S,
                 recv_timeout_s: float = defaults.RECV_TIMEOUT_S, mode: str = defaults.MODE,
-                app_output: str | None = None, device_config: dict[str, Any] | None = None) -> AppRun:
+                app_output: str | None = None, device_config: dict[str, Any] | None = None,
+                timing: NetworkTiming | None = None, trace: bool = False) -> AppRun:
     """Run every role of an application directory on a mock network of ``platform``.
 
     Defaults (``preset="realistic"``, ``mode="processes"``, the time-outs) are those of
@@ -166,6 +175,11 @@ def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: in
     one OS process per node, talking over TCP. ``app_output``: a file that receives what the
     applications print (processes mode), instead of this process's standard output.
     ``device_config``: mock-device settings for every node (e.g. ``{"alpha": 0.05}`` on NV).
+    ``timing``: latencies, network schedule and entanglement cut-off
+    (:class:`qnodeos.network.timing.NetworkTiming`; default: its documented lab-like figures).
+    ``request_timeout_s``: simulated seconds an EPR request may wait to be accepted;
+    ``recv_timeout_s``: wall-clock seconds a socket receive waits for a peer that may have died.
+    ``trace``: keep each node's timeline in ``run.traces`` (node name -> trace dict).
     """
     if mode == "processes":
         from .processes import run_app_dir_processes
@@ -173,7 +187,7 @@ def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: in
         return run_app_dir_processes(path, platform, seed=seed, preset=preset, overrides=overrides,
                                      timeout_s=timeout_s, request_timeout_s=request_timeout_s,
                                      recv_timeout_s=recv_timeout_s, app_output=app_output,
-                                     device_config=device_config)
+                                     device_config=device_config, timing=timing, trace=trace)
     if mode != "threads":
         raise QNodeOSError(f"unknown mode {mode!r} (threads or processes)")
     from .local_network import LocalNetwork
@@ -181,11 +195,18 @@ def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: in
     app = load_app_dir(path)
     with _RUN_LOCK:
         network = LocalNetwork(platform, app.nodes, seed=seed, preset=preset, request_timeout_s=request_timeout_s,
-                               node_of_role=app.node_of_role, recv_timeout_s=recv_timeout_s,
-                               device_config=device_config)
-        with network:
-            bind_netqasm(network.directory, *socket_classes(network.router))
+                               node_of_role=app.node_of_role, device_config=device_config, timing=timing)
+        try:
+            bind_netqasm(network.directory, *socket_classes(network.directory, recv_timeout_s))
             mains = import_mains(app)
-            run = run_roles(app, mains, overrides=overrides, timeout_s=timeout_s)
-            run.stats = {name: service.call(service.node.stats) for name, service in network.services.items()}
+            network.register_hosts(app.roles)
+            network.start()
+            run = run_roles(app, mains, overrides=overrides, timeout_s=timeout_s,
+                            on_end=lambda role: network.directory.service_of_app(role).host_done(role))
+            run.stats = {name: service.stats() for name, service in network.services.items()}
+            if trace:
+                run.traces = {name: service.snapshot(service.node.trace.to_dict)
+                              for name, service in network.services.items()}
+        finally:
+            network.stop()
         return run

@@ -1,52 +1,78 @@
 """The entanglement generation protocol (EGP) of one node: NetQASM EPR requests → heralded pairs.
 
-A ``create_epr`` sends a CREATE to the peer node over the classical control channel; the peer
-ACCEPTs once one of its processes has a matching ``recv_epr`` (same EPR socket). Both nodes then work
-through the accepted requests of that link in the same order, one pair at a time: each reserves a
-communication qubit and attempts entanglement through the heralding link (the device's rendezvous puts
-both nodes in the same attempt window). On a herald the creator corrects the pair to Φ+, so
-applications always see Φ+ (as QNodeOS does); create-and-keep halves are handed to the process under
-the virtual qubit ids it asked for, measure-directly halves are measured in the requested basis. The
-10 result fields per pair are then written into the process's array, which wakes its ``wait_all``.
+A ``create_epr`` sends a CREATE to the peer node; the peer ACCEPTs once one of its processes runs a
+matching ``recv_epr`` (same EPR socket). The ACCEPT names when both nodes start on the request (its
+arrival time at the creator), and both nodes work through a link's accepted requests in the same
+(accept) order. Pairs are generated in the link's time bins of the network schedule: whenever the
+node has nothing else to do, the head request of each link with a free communication qubit keeps a
+*standing attempt* (see :mod:`qnodeos.hal.timeline`); the time coordinator tells both ends when a herald
+happened, and each collects its side with an ``EntangleAttempt`` on its device. The creator corrects
+the heralded Bell state to Φ+, so applications always see Φ+ (as QNodeOS does).
 
-Failures end in a clear error for the process on both nodes (ABORT is sent to the peer), and every
-reserved qubit is freed: unknown peer, request timeout (``max_time`` or the node's default), a peer
-that never answers or died.
+Create-and-keep halves of a multi-pair request are *held* by the OS until the request is complete:
+a held pair whose estimated fidelity falls below the request's minimum (or which is older than the
+maximum age) is discarded on both nodes — both compute the same expiry time from the herald, and the
+creator also sends a DISCARD — and regenerated, within a retry budget; then all result fields are
+written at once, which wakes the process's ``wait_all``. Sequential requests (one virtual qubit reused
+pair after pair) and measure-directly pairs are handed over one by one.
+
+Failures end in a clear error for the process on both nodes (ABORT is sent to the peer) and every
+reserved qubit is freed: unknown peer, request timeout (``max_time``), a CREATE nobody accepts within
+the node's request timeout, a peer that left the network, a retry budget used up.
+
+All of this runs as the node's *network process* (priority above user processes) and reaches the
+node only through :class:`~qnodeos.network.port.NetworkPort`.
 """
 from __future__ import annotations
 
 import itertools
 import math
-import time
 from collections import deque
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from qnodeos.hal import Axis, BellState, EntangleAttempt, Init, Status
+from qnodeos.hal import BellState, EntangleAttempt, Status
+from qnodeos.hal.timeline import NEVER, Herald, LinkSchedule, NetworkSchedule, StandingAttempt
 
 from ..entanglement import EntanglementRecord
 from ..errors import ExecutionError
 from . import epr_layout as L
+from .timing import NetworkTiming
 
 if TYPE_CHECKING:
-    from ..executor import Executor
-    from ..node import Node
     from ..process import Process
-    from .mailbox import Mailbox
+    from .port import NetworkPort
 
-NETWORK_PID = 0  # the network stack's own reservations in the memory manager
+NETWORK_PID = 0  # the network process (its reservations in the memory manager)
 # Local Pauli corrections (in order) turning the heralded Bell state into Phi+ on the creator's side.
 _CORRECTION = {BellState.PHI_PLUS: (), BellState.PHI_MINUS: ("z",), BellState.PSI_PLUS: ("x",),
                BellState.PSI_MINUS: ("x", "z")}
+_BASIS_ROTATION = {L.BASIS_X: [("y", -math.pi / 2)], L.BASIS_Y: [("x", math.pi / 2)], L.BASIS_Z: []}
+_HUGE = 1 << 40
+
+SendFn = Callable[..., None]  # send(peer, what, **body)
+TimerFn = Callable[[float, Callable[[], None]], Any]  # at(t_ns, fn) -> handle with .cancel(): fn runs at t_ns
+
+
+@dataclass
+class HeldPair:
+    """A create-and-keep half the OS holds until its request completes."""
+
+    physical: int
+    virtual_id: int
+    herald_ns: int
+    pair_id: int
+    expires_ns: float
+    fields: list
 
 
 @dataclass
 class EprRequest:
-    """One accepted (or pending) request as this node sees it."""
+    """One request as this node sees it (the same ``rid`` on both nodes)."""
 
-    rid: tuple[str, int]  # (creator node, creator's counter): the same on both nodes
+    rid: tuple[str, int]  # (creator node, creator's counter)
     peer: str
     creator: bool
     pid: int
@@ -57,11 +83,34 @@ class EprRequest:
     local_rotation: tuple[int, int, int, int] = (0, 0, 0, 0)  # r1, r2, r3, axes
     random_basis: int = L.RANDOM_NONE
     socket_id: int = 0
-    deadline: float = math.inf
-    done: int = 0
-    accepted: bool = False
-    backoff_until: float = 0.0
-    started_ns: int = 0
+    deadline_ns: float = NEVER  # max_time
+    accept_deadline_ns: float = NEVER  # a CREATE must be accepted by then
+    active_from_ns: float = NEVER  # both nodes attempt for it from then on
+    created_ns: int = 0
+    missing: deque = field(default_factory=deque)  # pair indices still to generate, in order
+    held: dict[int, HeldPair] = field(default_factory=dict)
+    hold: bool = False
+    discards: int = 0
+    f0: float = 1.0
+    min_fidelity: float = 0.0
+    max_age_ns: float = NEVER
+    decay_per_ns: float = 0.0  # 1/T2 of both halves
+    label: int = 0  # trace lane number
+    timers: list = field(default_factory=list)  # pending timers to cancel when the request ends
+
+    def __post_init__(self) -> None:
+        self.missing = deque(range(self.number))
+
+    @property
+    def tag_prefix(self) -> str:
+        return f"{self.rid[0]}#{self.rid[1]}"
+
+    def lifetime_ns(self) -> float:
+        """How long a fresh pair stays above the minimum fidelity (and under the maximum age)."""
+        life = self.max_age_ns
+        if self.min_fidelity > 0.5 and self.decay_per_ns > 0 and self.f0 > self.min_fidelity:
+            life = min(life, math.log((self.f0 - 0.5) / (self.min_fidelity - 0.5)) / self.decay_per_ns)
+        return life
 
 
 @dataclass
@@ -71,7 +120,8 @@ class RecvSlot:
     results: int
     q_array: int | None
     peer: str = ""
-    deadline: float = math.inf
+    deadline_ns: float = NEVER
+    timer: Any = None
 
 
 @dataclass
@@ -81,68 +131,109 @@ class EprSocket:
     min_fidelity: float = 0.0
 
 
-class EntanglementService:
-    """Per-node EGP. Runs on the node's thread: executor hooks, :meth:`step` and :meth:`on_message`."""
+@dataclass
+class LinkState:
+    """One link: its bins, its accepted requests in order, and the attempt standing on it."""
 
-    def __init__(self, node: "Node", mailbox: "Mailbox | None", node_ids: dict[str, int], *,
-                 request_timeout_s: float = 30.0, attempts_per_call: int = 1_000_000, seed: int | None = None,
-                 max_pending_per_process: int = 64) -> None:
-        self.node = node
-        self.mailbox = mailbox
+    peer: str
+    schedule: LinkSchedule
+    queue: deque = field(default_factory=deque)
+    standing: StandingAttempt | None = None
+
+
+class EntanglementService:
+    """Per-node EGP, driven by the node service at the node's decision points."""
+
+    #: bins of one standing attempt traced one by one (earlier ones are summed in one row)
+    TRACE_BINS = 64
+
+    def __init__(self, port: "NetworkPort", send: SendFn, at: TimerFn, node_ids: dict[str, int], *,
+                 schedule: NetworkSchedule, timing: NetworkTiming | None = None,
+                 request_timeout_s: float | None = None,
+                 seed: int | None = None, max_pending_per_process: int = 64) -> None:
+        self.port = port
+        self._send_fn = send
+        self._at = at
         self.node_ids = dict(node_ids)
         self.node_names = {v: k for k, v in node_ids.items()}
-        self.request_timeout_s = request_timeout_s
-        self.attempts_per_call = attempts_per_call
+        self.timing = timing or NetworkTiming()
+        #: simulated time a CREATE may wait to be accepted (and a recv_epr for its CREATE); None: no
+        #: limit — a request nothing will ever answer still ends when the whole network goes idle
+        self.request_timeout_ns = NEVER if request_timeout_s is None else int(request_timeout_s * 1e9)
         self._rng = np.random.default_rng(seed)
         self._counter = itertools.count(1)
+        self._labels = itertools.count(1)
         self._sockets: dict[tuple[int, int], EprSocket] = {}
         self._incoming: dict[str, deque[dict[str, Any]]] = {}
         self._recv_slots: dict[tuple[str, int], deque[RecvSlot]] = {}
-        self._active: dict[str, deque[EprRequest]] = {}  # per peer, in the order both nodes agree on
+        self._links: dict[str, LinkState] = {}
         self._pending: dict[tuple[str, int], EprRequest] = {}  # created here, not yet accepted
         self._seen_creates: dict[tuple[str, int], float] = {}  # request id -> when to forget it
         self._accept_seq: dict[str, int] = {}  # per peer: next sequence number of the ACCEPTs we send
         self._next_accept: dict[str, int] = {}  # per peer: sequence number of the ACCEPT we expect next
-        self._accepts: dict[str, dict[int, tuple[str, int]]] = {}  # per peer: ACCEPTs that came early
-        self._gap_since: dict[str, float] = {}  # per peer: since when an earlier ACCEPT is missing
-        self.accept_grace_s = min(1.0, request_timeout_s / 4)
+        self._accepts: dict[str, dict[int, dict]] = {}  # per peer: ACCEPTs that came early
+        self._gone: set[str] = set()
+        me = port.name
+        for peer in node_ids:
+            if peer != me:
+                self._links[peer] = LinkState(peer, schedule.of(me, peer) if _has(schedule, me, peer) else
+                                              LinkSchedule(2_000_000, 1_000_000))
         self.max_pending_per_process = max_pending_per_process
         self.pairs_delivered = 0
+        self.pairs_discarded = 0
         self.dropped_messages = 0
+        self.unsent_messages = 0
+        self.attempts = 0
 
     # ---- set-up -----------------------------------------------------------------------------
     def open_socket(self, pid: int, socket_id: int, remote_node_id: int, remote_socket_id: int,
                     min_fidelity_percent: int = 100) -> None:
         """Register an application's EPR socket. NetQASM's default minimum fidelity (100 %) means
-        "no requirement"; a lower figure is checked against what the link can deliver."""
+        "no requirement"; a lower figure is checked against what the link can deliver and becomes the
+        cut-off for pairs the OS holds."""
         minimum = min_fidelity_percent / 100 if 0 < min_fidelity_percent < 100 else 0.0
         self._sockets[(pid, socket_id)] = EprSocket(self._peer_name(remote_node_id), remote_socket_id, minimum)
 
+    def _link_fidelity(self) -> float:
+        link = self.port.capabilities.entanglement
+        return link.fidelity if link is not None else 1.0
+
     def _check_fidelity(self, sock: EprSocket) -> None:
-        link = self.node.capabilities.entanglement
-        if sock.min_fidelity and link is not None and link.fidelity < sock.min_fidelity:
-            raise ExecutionError(f"the link to {sock.remote_node} delivers pairs of fidelity ~{link.fidelity:.3f}, "
-                                 f"below this socket's minimum {sock.min_fidelity:.2f}")
+        f0 = self._link_fidelity()
+        wanted = max(sock.min_fidelity, self.timing.min_fidelity)
+        if wanted and f0 < wanted:
+            raise ExecutionError(f"the link to {sock.remote_node} delivers pairs of fidelity ~{f0:.3f}, "
+                                 f"below the minimum {wanted:.2f} asked for")
 
     def _peer_name(self, remote_node_id: int) -> str:
         name = self.node_names.get(remote_node_id)
-        if name == self.node.name:
+        if name == self.port.name:
             raise ExecutionError(f"an EPR socket to an application on this same node ({name}): entanglement "
                                  "needs two different nodes")
         if name is None:
-            known = {n: i for n, i in self.node_ids.items() if n != self.node.name}
+            known = {n: i for n, i in self.node_ids.items() if n != self.port.name}
             raise ExecutionError(f"unknown peer node id {remote_node_id} (peers: {known})")
-        if self.mailbox is not None and name not in self.mailbox.peers:
-            raise ExecutionError(f"node {self.node.name} has no link to node {name!r}")
+        if name in self._gone:
+            raise ExecutionError(f"node {name!r} has left the network")
         return name
 
-    # ---- executor hooks ---------------------------------------------------------------------
-    def create_epr(self, executor: "Executor", proc: "Process", op: Any, values: tuple) -> None:
+    def _latency(self, peer: str) -> int:
+        return self.timing.classical_ns(self.port.name, peer)
+
+    def _t2_ns(self) -> float:
+        """Coherence time of the qubits pairs are stored in (the communication qubits)."""
+        caps = self.port.capabilities
+        comm = [q for q in caps.qubits if any(r.value == "communication" for r in q.roles)]
+        t2 = min((q.t2_ns for q in comm), default=math.inf)
+        return float(t2)
+
+    # ---- executor hooks (run inside a user process's step) --------------------------------------
+    def create_epr(self, executor: Any, proc: "Process", op: Any, values: tuple) -> None:
         remote_node_id, socket_id, q_array, args_address, results = values
         peer = self._peer_name(remote_node_id)
         sock = self._sockets.get((proc.pid, socket_id), EprSocket(peer, 0))
         self._check_fidelity(sock)
-        args = list(executor._array(proc, args_address))
+        args = list(self.port.array(proc.pid, args_address))
         if len(args) < L.REQUEST_ARGS:
             raise ExecutionError(f"create_epr argument array @{args_address} has {len(args)} entries, "
                                  f"needs {L.REQUEST_ARGS}")
@@ -150,28 +241,38 @@ class EntanglementService:
         if kind not in (L.TYPE_K, L.TYPE_M):
             raise ExecutionError(f"EPR request type {kind} is not supported (create-and-keep 0, measure-directly 1)")
         number = args[L.ARG_NUMBER] or 1
-        self._check_results(executor, proc, results, number, q_array, kind)
-        timeout = self.request_timeout_s
-        if args[L.ARG_MAX_TIME]:
-            timeout = args[L.ARG_MAX_TIME] * L.TIME_UNIT_S.get(args[L.ARG_TIME_UNIT] or 0, 1e-6)
+        self._check_results(proc.pid, results, number, q_array, kind)
         open_requests = sum(1 for r in self._all_requests() if r.pid == proc.pid)
         if open_requests >= self.max_pending_per_process:
             raise ExecutionError(f"process already has {open_requests} open EPR requests "
                                  f"(limit {self.max_pending_per_process})")
-        rid = (self.node.name, next(self._counter))
+        now = self.port.now_ns()
+        deadline = NEVER
+        if args[L.ARG_MAX_TIME]:
+            deadline = now + args[L.ARG_MAX_TIME] * L.TIME_UNIT_S.get(args[L.ARG_TIME_UNIT] or 0, 1e-6) * 1e9
+        rid = (self.port.name, next(self._counter))
         local = tuple(args[i] or 0 for i in L.ARG_ROTATION_LOCAL) + (args[L.ARG_AXES_LOCAL] or 0,)
         remote = tuple(args[i] or 0 for i in L.ARG_ROTATION_REMOTE) + (args[L.ARG_AXES_REMOTE] or 0,)
         req = EprRequest(rid, peer, True, proc.pid, kind, number, results, q_array, local,  # type: ignore[arg-type]
-                         args[L.ARG_RANDOM_BASIS_LOCAL] or 0, socket_id, time.monotonic() + timeout)
+                         args[L.ARG_RANDOM_BASIS_LOCAL] or 0, socket_id, deadline,
+                         accept_deadline_ns=min(deadline, now + self.request_timeout_ns), created_ns=now,
+                         f0=self._link_fidelity(), min_fidelity=max(sock.min_fidelity, self.timing.min_fidelity),
+                         max_age_ns=self.timing.max_pair_age_ns, label=next(self._labels))
         self._pending[rid] = req
+        req.timers.append(self._at(req.accept_deadline_ns, lambda: self._accept_overdue(req)))
+        if deadline < NEVER:
+            req.timers.append(self._at(deadline, lambda: self._deadline(req)))
         self._send(peer, "create", rid=list(rid), socket=sock.remote_socket_id, kind=kind, number=number,
-                   rotation=list(remote), random_basis=args[L.ARG_RANDOM_BASIS_REMOTE] or 0, timeout=timeout)
+                   rotation=list(remote), random_basis=args[L.ARG_RANDOM_BASIS_REMOTE] or 0,
+                   timeout=0 if req.accept_deadline_ns == NEVER else min(86_400.0, max(1e-9, (req.accept_deadline_ns - now) / 1e9)),
+                   t2_ns=_finite(self._t2_ns()),
+                   min_fidelity=req.min_fidelity, f0=req.f0)
 
-    def recv_epr(self, executor: "Executor", proc: "Process", op: Any, values: tuple) -> None:
+    def recv_epr(self, executor: Any, proc: "Process", op: Any, values: tuple) -> None:
         remote_node_id, socket_id, q_array, results = values
         peer = self._peer_name(remote_node_id)
         self._check_fidelity(self._sockets.get((proc.pid, socket_id), EprSocket(peer, 0)))
-        arr = executor._array(proc, results)
+        arr = self.port.array(proc.pid, results)
         if len(arr) % L.RESULT_FIELDS:
             raise ExecutionError(f"recv_epr result array @{results} has {len(arr)} entries, "
                                  f"not a multiple of {L.RESULT_FIELDS}")
@@ -180,25 +281,29 @@ class EntanglementService:
             raise ExecutionError(f"process already has {open_slots} open recv_epr requests "
                                  f"(limit {self.max_pending_per_process})")
         slot = RecvSlot(proc.pid, len(arr) // L.RESULT_FIELDS, results, q_array, peer,
-                        time.monotonic() + self.request_timeout_s)
+                        self.port.now_ns() + self.request_timeout_ns)
         self._recv_slots.setdefault((peer, socket_id), deque()).append(slot)
+        slot.timer = self._at(slot.deadline_ns, lambda: self._recv_overdue(slot))
         self._match(peer)
 
-    def _check_results(self, executor: "Executor", proc: "Process", results: int, number: int,
-                       q_array: int | None, kind: int) -> None:
-        arr = executor._array(proc, results)
+    def _check_results(self, pid: int, results: int, number: int, q_array: int | None, kind: int) -> None:
+        arr = self.port.array(pid, results)
         if len(arr) < number * L.RESULT_FIELDS:
             raise ExecutionError(f"result array @{results} holds {len(arr)} entries, {number} pairs need "
                                  f"{number * L.RESULT_FIELDS}")
         if kind == L.TYPE_K:
-            if q_array is None or len(executor._array(proc, q_array)) < number:
+            if q_array is None or len(self.port.array(pid, q_array)) < number:
                 raise ExecutionError(f"create-and-keep of {number} pairs needs {number} virtual qubit ids")
 
     # ---- protocol messages --------------------------------------------------------------------
     def _send(self, peer: str, what: str, **body: Any) -> None:
-        if self.mailbox is None:
-            raise ExecutionError("this node has no network: entanglement needs a peer node")
-        self.mailbox.send(peer, "egp", what=what, **body)
+        """Send a control message; a transport that cannot take it loses it (the protocol copes)."""
+        if peer in self._gone:
+            return
+        try:
+            self._send_fn(peer, what, **body)
+        except Exception:
+            self.unsent_messages += 1
 
     def on_message(self, sender: str, msg: Any) -> None:
         """Handle one control message from ``sender``. Malformed, duplicated or stale messages are
@@ -208,41 +313,68 @@ class EntanglementService:
         except (KeyError, TypeError, ValueError):
             self.dropped_messages += 1
             return
+        now = self.port.now_ns()
         if what == "create":
             if rid in self._seen_creates or rid[0] != sender:
                 self.dropped_messages += 1  # a duplicate, or a creator claiming to be someone else
                 return
-            self._seen_creates[rid] = time.monotonic() + 2 * msg["timeout"]
-            msg["expires"] = time.monotonic() + msg["timeout"]
+            expires = now + msg["timeout"] * 1e9 if msg["timeout"] else NEVER  # 0: no time limit
+            self._seen_creates[rid] = expires
+            while len(self._seen_creates) > 4096:  # remembered for de-duplication, within a bound
+                self._seen_creates.pop(next(iter(self._seen_creates)))
+            msg["expires"] = expires
+            msg["timer"] = self._at(expires, lambda: self._forget_create(sender, rid))
             self._incoming.setdefault(sender, deque()).append(msg)
             self._match(sender)
         elif what == "accept":
             if msg["seq"] < self._next_accept.get(sender, 0):
                 self.dropped_messages += 1  # a repeat, or one we stopped waiting for
                 return
-            self._accepts.setdefault(sender, {})[msg["seq"]] = rid
+            self._accepts.setdefault(sender, {})[msg["seq"]] = msg
             self._activate_accepted(sender)
-            if self._accepts[sender]:
-                self._gap_since.setdefault(sender, time.monotonic())
+            if self._accepts[sender]:  # an earlier ACCEPT is missing: it was lost if it is not here soon
+                grace = 1_000_000 + 4 * self._latency(sender)
+                self._at(now + grace, lambda: self._skip_accept_gap(sender))
         elif what == "abort":
             self._abort_local(sender, rid, str(msg.get("reason", "the peer aborted"))[:500])
+        elif what == "discard":
+            self._discard_remote(sender, rid, msg["index"], msg["pair"])
 
     def _activate_accepted(self, peer: str) -> None:
         """Activate accepted requests strictly in the peer's accept order, so both nodes work through
         the link's requests in the same order even if ACCEPTs arrive out of order."""
         waiting = self._accepts.get(peer, {})
-        if not waiting:
-            self._gap_since.pop(peer, None)
         while self._next_accept.get(peer, 0) in waiting:
             seq = self._next_accept.get(peer, 0)
-            rid = waiting.pop(seq)
+            msg = waiting.pop(seq)
             self._next_accept[peer] = seq + 1
-            req = self._pending.get(rid)
-            if req is not None and req.peer == peer:  # only the peer a request went to can accept it
-                del self._pending[rid]
-                req.accepted = True
-                req.started_ns = self.node.device.now_ns
-                self._active.setdefault(peer, deque()).append(req)
+            rid = tuple(msg["rid"])
+            req = self._pending.get(rid)  # type: ignore[arg-type]
+            if req is None or req.peer != peer:  # only the peer a request went to can accept it
+                continue
+            del self._pending[rid]  # type: ignore[arg-type]
+            for timer in req.timers[:1]:  # accepted: the acceptance deadline no longer applies
+                _cancel(timer)
+            self._agree(req, msg["t2_ns"], msg["min_fidelity"])
+            req.active_from_ns = msg["start_ns"]
+            self._links[peer].queue.append(req)
+            self.port.wake()
+
+    def _agree(self, req: EprRequest, peer_t2_ns: float, peer_min_fidelity: float) -> None:
+        """Both nodes hold the same cut-off for the request: the stricter minimum, both halves' decay."""
+        req.min_fidelity = max(req.min_fidelity, float(peer_min_fidelity))
+        decay = 0.0
+        for t2 in (self._t2_ns(), float(peer_t2_ns)):
+            if t2 > 0 and math.isfinite(t2):
+                decay += 1.0 / t2
+        req.decay_per_ns = decay
+        if req.kind == L.TYPE_K and req.number > 1 and req.q_array is not None:
+            vids = self.port.array(req.pid, req.q_array)[:req.number]
+            req.hold = len(set(vids)) == len(vids)  # distinct ids: all pairs live at once
+        if req.f0 < req.min_fidelity and req.min_fidelity > 0:
+            self._fail(req, ExecutionError(
+                f"EPR request {req.tag_prefix} with {req.peer}: the link delivers fidelity ~{req.f0:.3f}, below "
+                f"the minimum {req.min_fidelity:.2f} agreed by both nodes"))
 
     def _match(self, peer: str) -> None:
         """Accept the peer's CREATEs for which a local process is receiving on that socket (any queued
@@ -251,6 +383,7 @@ class EntanglementService:
         if not queue:
             return
         waiting: deque = deque()
+        now = self.port.now_ns()
         while queue:
             msg = queue.popleft()
             slots = self._recv_slots.get((peer, msg["socket"]))
@@ -258,223 +391,391 @@ class EntanglementService:
                 waiting.append(msg)
                 continue
             slot = slots.popleft()
-            proc = self.node.process(slot.pid)
+            _cancel(slot.timer)
+            _cancel(msg.get("timer"))
             rid = tuple(msg["rid"])
             if msg["number"] != slot.number or msg["kind"] not in (L.TYPE_K, L.TYPE_M):
                 reason = (f"peer {peer} requests {msg['number']} pairs of type {msg['kind']} but process "
-                          f"{slot.pid} on {self.node.name} receives {slot.number}")
-                try:
-                    self._send(peer, "abort", rid=list(rid), reason=reason)
-                except ExecutionError:
-                    pass
-                self.node.close_process(slot.pid, ExecutionError(reason))
+                          f"{slot.pid} on {self.port.name} receives {slot.number}")
+                self._send(peer, "abort", rid=list(rid), reason=reason)
+                self.port.fail_process(slot.pid, ExecutionError(reason))
                 continue
             rot = tuple(msg["rotation"]) if msg["kind"] == L.TYPE_M else (0, 0, 0, 0)
-            req = EprRequest(rid, peer, False, proc.pid, msg["kind"], slot.number, slot.results,  # type: ignore[arg-type]
-                             slot.q_array, rot, msg["random_basis"], msg["socket"],  # type: ignore[arg-type]
-                             time.monotonic() + msg["timeout"], accepted=True,
-                             started_ns=self.node.device.now_ns)
-            self._active.setdefault(peer, deque()).append(req)
+            req = EprRequest(rid, peer, False, slot.pid, msg["kind"], slot.number, slot.results,  # type: ignore[arg-type]
+                             slot.q_array, rot, msg["random_basis"], msg["socket"], created_ns=now,  # type: ignore[arg-type]
+                             f0=float(msg["f0"]), min_fidelity=max(float(msg["min_fidelity"]), self.timing.min_fidelity),
+                             max_age_ns=self.timing.max_pair_age_ns, label=next(self._labels))
+            self._agree(req, msg["t2_ns"], 0.0)
+            if not self.port.process_alive(req.pid):
+                continue
+            start = now + self._latency(peer)  # when the creator hears of it
+            req.active_from_ns = start
+            self._links[peer].queue.append(req)
             seq = self._accept_seq.get(peer, 0)
             self._accept_seq[peer] = seq + 1
-            try:
-                self._send(peer, "accept", rid=list(rid), seq=seq)
-            except ExecutionError:
-                self.dropped_messages += 1  # no network to answer on: the creator will time out
+            self._send(peer, "accept", rid=list(rid), seq=seq, start_ns=start, t2_ns=_finite(self._t2_ns()),
+                       min_fidelity=req.min_fidelity)
+            self._at(start, self.port.wake)
         queue.extend(waiting)
 
     # ---- pair generation ----------------------------------------------------------------------
     def busy(self) -> bool:
-        return any(self._active.values()) or bool(self._pending)
+        return any(link.queue for link in self._links.values()) or bool(self._pending)
 
-    def step(self) -> bool:
-        """Generate at most one pair (or one failed batch); False if nothing could be done now."""
-        now = time.monotonic()
-        for peer, queue in list(self._active.items()):
-            if not queue:
+    def _head(self, link: LinkState, now: int) -> EprRequest | None:
+        while link.queue:
+            req = link.queue[0]
+            if not self.port.process_alive(req.pid):
+                link.queue.popleft()
                 continue
-            req = queue[0]
-            if req.backoff_until > now:
+            return req if req.active_from_ns <= now and req.missing else None
+        return None
+
+    def wants_to_stand(self, now: int, horizon_ns: float) -> bool:
+        """Whether idling from ``now`` to ``horizon_ns`` would cross a bin in which the node should be
+        attempting (so it must declare a standing attempt instead of idling silently)."""
+        for link in self._links.values():
+            if link.standing is not None or link.peer in self._gone:
                 continue
-            try:
-                progressed = self._generate(req)
-            except Exception as exc:  # a device failure ends this request (both sides), not the node
-                self._fail(req, ExecutionError(f"entanglement with {req.peer} failed: {type(exc).__name__}: {exc}"))
-                return True
-            if progressed:
-                if req.done >= req.number:
-                    queue.popleft()
+            req = self._head(link, now)
+            if req is None:
+                continue
+            if (link.schedule.in_bin(now) or link.schedule.next_bin_start(now) < horizon_ns) \
+                    and self.port.communication_qubit_free():
                 return True
         return False
 
-    def _generate(self, req: EprRequest) -> bool:
-        node, memory = self.node, self.node.memory
-        proc = node.process(req.pid)
-        if proc.finished:
-            return False
-        vid = None
-        if req.kind == L.TYPE_K:
-            vid = proc.arrays[req.q_array][req.done]  # type: ignore[index]
-            if vid is None:
-                return False
-            if vid in memory.qubits_of(req.pid):
-                if vid not in proc.scratch_qubits:
-                    return False  # sequential use of one id: wait for the process to free the last pair's qubit
-                memory.free(req.pid, vid)  # the compiler's scratch electron: the pair replaces it
-                proc.scratch_qubits.discard(vid)
-        q = memory.free_communication_qubit()
-        if q is None:
-            return False
-        executor = node.executor
-        memory.assign(NETWORK_PID, -1, q)
-        executor._classical.pop(q, None)  # about to be entangled: no longer a known basis state
-        try:
-            init, resp = node.device.execute_many(
-                (Init(q), EntangleAttempt(q, req.peer, max_attempts=self.attempts_per_call,
-                                          tag=f"{req.rid[0]}#{req.rid[1]}/{req.done}")))
-            init.raise_for_status()
-            executor.busy_ns += resp.end_ns - init.start_ns
-        except Exception:
-            memory.free(NETWORK_PID, -1)
-            raise
-        if resp.status is Status.ENT_SYNC_FAILURE:
-            memory.free(NETWORK_PID, -1)
-            req.backoff_until = time.monotonic() + float(self._rng.uniform(0.001, 0.02))
-            return False
-        if resp.status is not Status.ENTANGLED:
-            memory.free(NETWORK_PID, -1)
-            if resp.status is Status.ENT_FAILURE:
-                return True  # a batch of failed attempts: try again on the next step
-            self._fail(req, ExecutionError(f"entanglement with {req.peer} failed: {resp.message}"))
+    def standing_attempts(self, now: int, horizon_ns: float) -> list[StandingAttempt]:
+        """Attempts to keep running while the node idles until ``horizon_ns`` (its next own event): one
+        per link whose head request needs a pair, if a communication qubit is free and a bin of the link
+        begins before the horizon. Declared standing attempts stay until :meth:`stop_attempts`."""
+        out = []
+        for link in self._links.values():
+            if link.standing is not None:
+                out.append(link.standing)
+                continue
+            req = self._head(link, now)
+            if req is None or link.peer in self._gone:
+                continue
+            if link.schedule.next_bin_start(now) >= horizon_ns and not link.schedule.in_bin(now):
+                continue  # no bin before the node acts again: nothing to attempt yet
+            if not self._pair_target_free(req):
+                continue
+            q = self.port.reserve_communication_qubit()
+            if q is None:
+                continue
+            link.standing = StandingAttempt(link.peer, now, f"{req.tag_prefix}/{req.missing[0]}", q)
+            out.append(link.standing)
+        return out
+
+    def _pair_target_free(self, req: EprRequest) -> bool:
+        """A create-and-keep pair goes to a virtual qubit id the process must not be holding already."""
+        if req.kind != L.TYPE_K:
             return True
-        if req.creator and resp.bell_state is not BellState.PHI_PLUS:
-            correction = _CORRECTION[resp.bell_state]  # type: ignore[index]
-            u = np.eye(2)
-            for gate in correction:
-                u = executor._gates[gate] @ u
-            executor.execute_physical(executor.translator.gate("correct-" + "".join(correction), u, q))
-        memory.free(NETWORK_PID, -1)
-        index = req.done
-        req.done += 1
-        self.pairs_delivered += 1
-        if req.kind == L.TYPE_K:
-            memory.assign(req.pid, vid, q)  # type: ignore[arg-type]
-            t2 = node.capabilities.qubits[q].t2_ns
-            fidelity = node.capabilities.entanglement.fidelity if node.capabilities.entanglement else 1.0
-            memory.entanglement.add(EntanglementRecord(q, req.peer, None, int(resp.pair_id or 0),
-                                                       node.device.now_ns, fidelity, t2))
-            fields = [L.TYPE_K, req.rid[1], vid, 0 if req.creator else 1, resp.pair_id, req.socket_id,
-                      self.node_ids[req.peer], max(1, (resp.end_ns - req.started_ns) // 1000),
-                      node.device.now_ns // 1000, 0]
-        else:
-            outcome, basis = self._measure_directly(req, q)
-            fields = [L.TYPE_M, req.rid[1], outcome, basis, 0 if req.creator else 1, resp.pair_id, req.socket_id,
-                      self.node_ids[req.peer], max(1, (resp.end_ns - req.started_ns) // 1000), 0]
-        arr = proc.arrays[req.results]
-        arr[index * L.RESULT_FIELDS:(index + 1) * L.RESULT_FIELDS] = fields
+        vid = self.port.array(req.pid, req.q_array)[req.missing[0]]  # type: ignore[arg-type]
+        if vid is None:
+            return False
+        if self.port.owns(req.pid, vid):
+            return self.port.release_scratch(req.pid, vid)  # only the compiler's scratch electron may go
         return True
 
+    def collect(self, now: int, heralds: tuple[Herald, ...] = ()) -> None:
+        """End the standing attempts at ``now``: pairs for the heralded ones, failed batches for the
+        rest (the node has something else to do)."""
+        by_peer = {h.peer: h for h in heralds}
+        for link in self._links.values():
+            standing = link.standing
+            if standing is None:
+                continue
+            link.standing = None
+            herald = by_peer.get(link.peer)
+            req = self._request_of(link, standing.tag)
+            try:
+                self._collect_one(link, standing, herald, req, now)
+            except Exception as exc:  # a device failure ends this request (both sides), not the node
+                self.port.release_qubit(standing.qubit)
+                if req is not None:
+                    self._fail(req, ExecutionError(f"entanglement with {link.peer} failed: {type(exc).__name__}: {exc}"))
+
+    def _request_of(self, link: LinkState, tag: str) -> EprRequest | None:
+        prefix = tag.rsplit("/", 1)[0]
+        return next((r for r in link.queue if r.tag_prefix == prefix), None)
+
+    def _collect_one(self, link: LinkState, standing: StandingAttempt, herald: Herald | None,
+                     req: EprRequest | None, now: int) -> None:
+        sched, q = link.schedule, standing.qubit
+        if herald is not None:
+            instr = EntangleAttempt(q, link.peer, _HUGE, standing.since_ns, standing.tag)
+        else:
+            first, n = sched.slots(standing.since_ns, now)
+            instr = EntangleAttempt(q, link.peer, n, standing.since_ns, standing.tag)
+            if n == 0:  # no attempt slot passed: nothing happened on the device
+                self.port.release_qubit(q)
+                return
+        label = f"entangle {standing.tag}"
+        lane = req.label if req else 0
+        resp = self.port.execute(label, lane, [instr], account=False)[0]
+        self._trace_bins(sched, resp.start_ns, resp.end_ns, f"attempts {standing.tag} with {link.peer}", lane, instr)
+        self.attempts += resp.attempts
+        if resp.status is not Status.ENTANGLED:
+            self.port.release_qubit(q)
+            if resp.status not in (Status.ENT_FAILURE, Status.ENT_SYNC_FAILURE) and req is not None:
+                self._fail(req, ExecutionError(f"entanglement with {link.peer} failed: {resp.message}"))
+            return
+        if req is None or not req.missing or f"{req.tag_prefix}/{req.missing[0]}" != standing.tag:
+            self.port.reset_qubit(label, 0, q)  # a pair nobody here wants any more (its request ended)
+            self.port.release_qubit(q)
+            return
+        if req.creator and resp.bell_state is not BellState.PHI_PLUS:
+            self.port.correct(f"correct {standing.tag}", req.label, q, _CORRECTION[resp.bell_state])  # type: ignore[index]
+        self._deliver(req, q, resp, now)
+
+    def _trace_bins(self, sched: LinkSchedule, start: int, end: int, label: str, lane: int, instr: Any) -> None:
+        """One trace row per bin attempted in (the latest :data:`TRACE_BINS`), busy time for all."""
+        busy = sched.in_bins_ns(start, end)
+        tail = sched.bins_between(max(start, end - self.TRACE_BINS * sched.period_ns), end)
+        shown = sum(hi - lo for lo, hi in tail)
+        if busy > shown:  # the earlier bins, summed in one row
+            self.port.record_activity(f"{label} (earlier bins)", lane, instr, start, tail[0][0] if tail else end,
+                                      busy - shown)
+        for lo, hi in tail:
+            self.port.record_activity(label, lane, instr, lo, hi, hi - lo)
+
+    def _deliver(self, req: EprRequest, q: int, resp: Any, now: int) -> None:
+        index = req.missing.popleft()
+        pair_id = int(resp.pair_id or 0)
+        remote = self.node_ids[req.peer]
+        duration_us = max(1, (resp.end_ns - req.created_ns) // 1000)
+        if req.kind == L.TYPE_M:
+            outcome, basis = self._measure_directly(req, q)
+            self.port.release_qubit(q)
+            fields = [L.TYPE_M, req.rid[1], outcome, basis, 0 if req.creator else 1, pair_id, req.socket_id,
+                      remote, duration_us, 0]
+            self._write(req, index, fields)
+        else:
+            vid = self.port.array(req.pid, req.q_array)[index]  # type: ignore[arg-type]
+            record = EntanglementRecord(q, req.peer, None, pair_id, resp.end_ns, req.f0, 1 / req.decay_per_ns
+                                        if req.decay_per_ns else math.inf)
+            self.port.hand_over(q, req.pid, vid, record)
+            fields = [L.TYPE_K, req.rid[1], vid, 0 if req.creator else 1, pair_id, req.socket_id, remote,
+                      duration_us, resp.end_ns // 1000, 0]
+            if req.hold:
+                expires = resp.end_ns + req.lifetime_ns()
+                req.held[index] = HeldPair(q, vid, resp.end_ns, pair_id, expires, fields)
+                if expires < NEVER:
+                    req.timers.append(self._at(expires, lambda: self._expire(req, index, pair_id)))
+            else:
+                self._write(req, index, fields)
+        self.pairs_delivered += 1
+        if not req.missing:
+            for i, held in sorted(req.held.items()):
+                self._write(req, i, held.fields)
+            req.held.clear()
+            self._finish(req)
+
+    def _write(self, req: EprRequest, index: int, fields: list) -> None:
+        arr = self.port.array(req.pid, req.results)
+        arr[index * L.RESULT_FIELDS:(index + 1) * L.RESULT_FIELDS] = fields
+        self.port.wake()
+
+    def _finish(self, req: EprRequest) -> None:
+        queue = self._links[req.peer].queue
+        if req in queue:
+            queue.remove(req)
+        for timer in req.timers:
+            _cancel(timer)
+        req.timers.clear()
+
     def _measure_directly(self, req: EprRequest, q: int) -> tuple[int, int]:
-        executor = self.node.executor
         basis = L.BASIS_Z
-        rotations: list[tuple[str, float]] = []
         if req.random_basis in (L.RANDOM_XZ, L.RANDOM_XYZ):
             choices = [L.BASIS_X, L.BASIS_Z] if req.random_basis == L.RANDOM_XZ else [L.BASIS_X, L.BASIS_Y, L.BASIS_Z]
             basis = int(self._rng.choice(choices))
-            rotations = {L.BASIS_X: [("y", -math.pi / 2)], L.BASIS_Y: [("x", math.pi / 2)], L.BASIS_Z: []}[basis]
+            rotations = _BASIS_ROTATION[basis]
         else:
             r1, r2, r3, axes = req.local_rotation
             names = L.AXES.get(axes, L.AXES[0])
             rotations = [(names[i], r * math.pi / 16) for i, r in enumerate((r1, r2, r3)) if r]
-        for axis, angle in rotations:
-            executor.execute_physical(executor.translator.rotate(Axis(axis), angle, q))
-        outcome = executor._measure(q)
+        outcome = self.port.rotate_and_measure(f"measure {req.tag_prefix}", req.label, q, rotations)
         return outcome, basis
 
-    def _all_requests(self) -> list[EprRequest]:
-        return list(self._pending.values()) + [r for q in self._active.values() for r in q]
+    # ---- expiry -------------------------------------------------------------------------------
+    def _expire(self, req: EprRequest, index: int, pair_id: int) -> None:
+        """A held pair reached its cut-off before its request completed: discard it on both nodes."""
+        held = req.held.get(index)
+        if held is None or held.pair_id != pair_id or not self._is_open(req):
+            return
+        if req.creator:
+            self._send(req.peer, "discard", rid=list(req.rid), index=index, pair=pair_id)
+        self._discard(req, index, held)
+
+    def _discard_remote(self, sender: str, rid: tuple[str, int], index: int, pair_id: int) -> None:
+        for req in self._links[sender].queue if sender in self._links else ():
+            if req.rid == rid:
+                held = req.held.get(index)
+                if held is not None and held.pair_id == pair_id:
+                    self._discard(req, index, held)
+                return
+
+    def _discard(self, req: EprRequest, index: int, held: HeldPair) -> None:
+        del req.held[index]
+        if self.port.process_alive(req.pid) and self.port.owns(req.pid, held.virtual_id):
+            q = self.port.take_back(req.pid, held.virtual_id)
+            self.port.reset_qubit(f"discard {req.tag_prefix}/{index}", req.label, q)
+            self.port.release_qubit(q)
+        req.missing.append(index)
+        req.discards += 1
+        self.pairs_discarded += 1
+        budget = self.timing.max_discards * req.number
+        if req.discards > budget:
+            age = (req.lifetime_ns() / 1e6) if math.isfinite(req.lifetime_ns()) else float("inf")
+            self._fail(req, ExecutionError(
+                f"EPR request {req.tag_prefix} with {req.peer}: {req.discards} pairs decayed below the cut-off "
+                f"(fidelity {req.min_fidelity:.2f}, i.e. {age:.3g} ms per pair) before all {req.number} were ready; "
+                f"retry budget of {budget} used up"))
 
     # ---- failures -----------------------------------------------------------------------------
-    def check_timeouts(self) -> None:
-        now = time.monotonic()
+    def _is_open(self, req: EprRequest) -> bool:
+        return req.rid in self._pending or req in self._links[req.peer].queue
+
+    def _accept_overdue(self, req: EprRequest) -> None:
+        if self._pending.get(req.rid) is req:
+            self._fail(req, ExecutionError(
+                f"EPR request {req.tag_prefix} with node {req.peer} timed out: not accepted within "
+                f"{(req.accept_deadline_ns - req.created_ns) / 1e9:g} s of device time (is the peer application "
+                "running and receiving on that socket?)"))
+
+    def _deadline(self, req: EprRequest) -> None:
+        if self._is_open(req):
+            done = req.number - len(req.missing)
+            self._fail(req, ExecutionError(
+                f"EPR request {req.tag_prefix} with node {req.peer} timed out after {done}/{req.number} pairs "
+                f"(its max_time of {(req.deadline_ns - req.created_ns) / 1e9:g} s of device time)"))
+
+    def _recv_overdue(self, slot: RecvSlot) -> None:
         for slots in self._recv_slots.values():
-            for slot in [s for s in slots if now > s.deadline]:
+            if slot in slots:
                 slots.remove(slot)
-                self.node.close_process(slot.pid, ExecutionError(
+                self.port.fail_process(slot.pid, ExecutionError(
                     f"recv_epr from node {slot.peer}: no matching create_epr arrived within "
-                    f"{self.request_timeout_s:g} s (is the peer application running?)"))
-        for req in self._all_requests():
-            if now > req.deadline:
-                self._fail(req, ExecutionError(
-                    f"EPR request {req.rid[0]}#{req.rid[1]} with node {req.peer} timed out after "
-                    f"{req.done}/{req.number} pairs: the peer did not take part in time"))
-        for queue in self._incoming.values():  # CREATEs nobody here received before their creator gave up
-            for msg in [m for m in queue if now > m["expires"]]:
+                    f"{self.request_timeout_ns / 1e9:g} s of device time (is the peer application running?)"))
+                return
+
+    def _forget_create(self, peer: str, rid: tuple[str, int]) -> None:
+        queue = self._incoming.get(peer)
+        if queue:
+            for msg in [m for m in queue if tuple(m["rid"]) == rid]:
                 queue.remove(msg)
-        for rid in [r for r, t in self._seen_creates.items() if now > t]:
-            del self._seen_creates[rid]
-        for peer, since in list(self._gap_since.items()):  # an ACCEPT lost on the way: skip its number
-            if now - since > self.accept_grace_s:
-                del self._gap_since[peer]
-                self._skip_accept_gap(peer)
+        self._seen_creates.pop(rid, None)
 
     def _skip_accept_gap(self, peer: str) -> None:
-        """A request to ``peer`` ended before its ACCEPT arrived (lost, or the peer gave up): stop
-        waiting for that ACCEPT's number so later ones are not held back for ever."""
+        """An ACCEPT lost on the way: stop waiting for its number so later ones are not held back."""
         waiting = self._accepts.get(peer)
         if waiting:
             self._next_accept[peer] = max(self._next_accept.get(peer, 0), min(waiting))
             self._activate_accepted(peer)
-            if waiting:
-                self._gap_since[peer] = time.monotonic()
 
     def _fail(self, req: EprRequest, error: Exception) -> None:
         self._drop(req)
-        try:
-            self._send(req.peer, "abort", rid=list(req.rid), reason=str(error))
-        except Exception:
-            pass
-        self.node.close_process(req.pid, error)
+        self._send(req.peer, "abort", rid=list(req.rid), reason=str(error))
+        self.port.fail_process(req.pid, error)
 
     def _drop(self, req: EprRequest) -> None:
-        if self._pending.pop(req.rid, None) is not None:
-            self._skip_accept_gap(req.peer)
-        queue = self._active.get(req.peer)
-        if queue is not None and req in queue:
-            queue.remove(req)
+        self._pending.pop(req.rid, None)
+        for timer in req.timers:
+            _cancel(timer)
+        req.timers.clear()
+        link = self._links.get(req.peer)
+        if link is None:
+            return
+        if req in link.queue:
+            link.queue.remove(req)
+        for held in req.held.values():
+            if self.port.process_alive(req.pid) and self.port.owns(req.pid, held.virtual_id):
+                q = self.port.take_back(req.pid, held.virtual_id)
+                self.port.release_qubit(q)
+        req.held.clear()
 
     def _abort_local(self, sender: str, rid: tuple[str, int], reason: str) -> None:
-        queue = self._incoming.get(sender)
-        if queue:  # a CREATE not yet matched here: forget it
-            for msg in [m for m in queue if tuple(m["rid"]) == rid]:
-                queue.remove(msg)
+        self._forget_create(sender, rid)
         for req in self._all_requests():
             if req.rid == rid and req.peer == sender:  # a node can only abort its own link's requests
                 self._drop(req)
-                self.node.close_process(req.pid, ExecutionError(f"EPR request aborted by {req.peer}: {reason}"))
+                self.port.fail_process(req.pid, ExecutionError(f"EPR request aborted by {req.peer}: {reason}"))
+
+    def peer_gone(self, peer: str) -> None:
+        """``peer`` left the network: nothing it was part of can complete."""
+        self._gone.add(peer)
+        for req in self._all_requests():
+            if req.peer == peer:
+                done = req.number - len(req.missing)
+                self._drop(req)
+                self.port.fail_process(req.pid, ExecutionError(
+                    f"EPR request {req.tag_prefix}: node {peer} left the network after {done}/{req.number} pairs"))
+        for (p, _), slots in self._recv_slots.items():
+            if p == peer:
+                while slots:
+                    self.port.fail_process(slots.popleft().pid, ExecutionError(
+                        f"recv_epr from node {peer}: that node left the network"))
+        self._incoming.pop(peer, None)
+
+    def quiescent(self) -> None:
+        """Nothing in the network will ever happen again: whatever waits here waits for ever."""
+        for req in self._all_requests():
+            done = req.number - len(req.missing)
+            self._drop(req)
+            self._send(req.peer, "abort", rid=list(req.rid), reason="the network went idle")  # peer forgets it
+            what = ("was not accepted" if req.creator and req.active_from_ns == NEVER
+                    else f"cannot complete after {done}/{req.number} pairs")
+            self.port.fail_process(req.pid, ExecutionError(
+                f"EPR request {req.tag_prefix} with node {req.peer} {what}: the network has nothing left to do "
+                "(the peer application ended or never asked for this pair)"))
+        for (peer, _), slots in self._recv_slots.items():
+            while slots:
+                self.port.fail_process(slots.popleft().pid, ExecutionError(
+                    f"recv_epr from node {peer}: no matching create_epr will ever arrive (the network is idle)"))
 
     def process_ended(self, proc: "Process") -> None:
         """Forget everything of an ended process; tell peers about its unfinished requests."""
         for req in self._all_requests():
             if req.pid == proc.pid:
                 self._drop(req)
-                try:
-                    self._send(req.peer, "abort", rid=list(req.rid),
-                               reason=f"process {proc.name} on {self.node.name} ended")
-                except Exception:
-                    pass
+                self._send(req.peer, "abort", rid=list(req.rid), reason=f"process {proc.name} on {self.port.name} ended")
         for slots in self._recv_slots.values():
             for slot in [s for s in slots if s.pid == proc.pid]:
                 slots.remove(slot)
+                _cancel(slot.timer)
         for key in [k for k in self._sockets if k[0] == proc.pid]:
             del self._sockets[key]
+
+    def _all_requests(self) -> list[EprRequest]:
+        return list(self._pending.values()) + [r for link in self._links.values() for r in link.queue]
+
+    def stats(self) -> dict[str, Any]:
+        return {"pairs_delivered": self.pairs_delivered, "pairs_discarded": self.pairs_discarded,
+                "attempts": self.attempts, "open_requests": len(self._all_requests()),
+                "dropped_control_messages": self.dropped_messages}
+
+
+def _cancel(timer: Any) -> None:
+    if timer is not None:
+        timer.cancel()
+
+
+def _has(schedule: NetworkSchedule, a: str, b: str) -> bool:
+    return ((a, b) if a < b else (b, a)) in schedule.links
+
+
+def _finite(x: float) -> float:
+    return x if math.isfinite(x) else 0.0
 
 
 _FIELDS = {
     "create": {"rid": list, "socket": int, "kind": int, "number": int, "rotation": list, "random_basis": int,
-               "timeout": (int, float)},
-    "accept": {"rid": list, "seq": int},
+               "timeout": (int, float), "t2_ns": (int, float), "min_fidelity": (int, float), "f0": (int, float)},
+    "accept": {"rid": list, "seq": int, "start_ns": int, "t2_ns": (int, float), "min_fidelity": (int, float)},
     "abort": {"rid": list},
+    "discard": {"rid": list, "index": int, "pair": int},
 }
 
 
@@ -490,10 +791,15 @@ def _validate(msg: Any) -> tuple[str, tuple[str, int]]:
     if len(rid) != 2 or not isinstance(rid[0], str) or not isinstance(rid[1], int):
         raise ValueError("bad request id")
     if what == "create":
-        if not 1 <= msg["number"] <= 1_000_000 or msg["socket"] < 0 or not 0 < msg["timeout"] <= 86_400:
+        if not 1 <= msg["number"] <= 1_000_000 or msg["socket"] < 0 or not 0 <= msg["timeout"] <= 86_400:
             raise ValueError("out of range")
         if len(msg["rotation"]) != 4 or not all(isinstance(x, int) for x in msg["rotation"]):
             raise ValueError("bad rotation")
-    if what == "accept" and msg["seq"] < 0:
-        raise ValueError("bad sequence number")
+        if not (0 <= msg["min_fidelity"] <= 1 and 0 <= msg["f0"] <= 1 and msg["t2_ns"] >= 0):
+            raise ValueError("out of range")
+    if what == "accept" and (msg["seq"] < 0 or msg["start_ns"] < 0 or not 0 <= msg["min_fidelity"] <= 1
+                             or msg["t2_ns"] < 0):
+        raise ValueError("out of range")
+    if what == "discard" and (msg["index"] < 0 or msg["pair"] < 0):
+        raise ValueError("out of range")
     return what, (rid[0], rid[1])

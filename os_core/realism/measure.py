@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -110,6 +111,26 @@ def pair_time_s(platform: str, preset: str, ctx: Context) -> Measured:
         + link.herald_delay_ns for kk in k]) / 1e9
     return Measured(float(times.mean()), float(times.std(ddof=1) / math.sqrt(len(times))),
                     f"{len(times)} heralds through the station + sampled batch overheads (mean time per pair)")
+
+
+PAIRS_APP = Path(__file__).parent / "apps" / "pairs"
+
+
+def pair_time_through_os_s(platform: str, preset: str, ctx: Context) -> Measured:
+    """Mean time per pair as applications see it: one request for ``n`` measure-directly pairs through
+    the OS and the network stack, attempts in the network schedule's bins (default timing), on the
+    simulated clock; the error assumes geometrically distributed waits (standard deviation ~ mean)."""
+    from qnodeos.apps.runner import run_app_dir
+
+    n = ctx.n(20)
+    run = run_app_dir(PAIRS_APP, platform, seed=ctx.seed, preset=preset, mode="threads",
+                      overrides={"alice": {"n": n}, "bob": {"n": n}})
+    if not run.ok:
+        raise RuntimeError(f"pair-rate application failed: {run.errors}")
+    elapsed = max(s["elapsed_ns"] for s in run.stats.values()) / 1e9
+    mean = elapsed / n
+    return Measured(mean, mean / math.sqrt(n),
+                    f"{n} pairs of one request through the OS, network schedule bins, simulated clock")
 
 
 def pair_rate_hz(platform: str, preset: str, ctx: Context) -> Measured:

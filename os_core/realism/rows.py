@@ -54,7 +54,7 @@ ROWS: list[Row] = [
     Row("time per entangled pair", "nv", "qnodeos-nv-2025",
         Published(0.51, None, "s", QN + ", public traces", "unverified", "mean of 6 delegated-computation traces",
                   tolerance=0.1, tolerance_why="no error bar; 20 % for a mean derived from a few traces"),
-        measure.pair_time_s, "fitted"),
+        measure.pair_time_through_os_s, "fitted"),
     Row("teleportation fidelity, 6 cardinal states (netqasm's teleport example)", "nv", "qnodeos-nv-2025",
         Published(0.702, 0.011, "", HE22 + "; " + PF14, "unverified",
                   "Delft NV teleportation: 0.702(11) non-neighbouring (Hermans), 0.77(3) adjacent (Pfaff); "

@@ -1,0 +1,11 @@
+"""Receiving side of the pair-rate measurement."""
+from netqasm.sdk import EPRSocket
+from netqasm.sdk.external import NetQASMConnection
+
+
+def main(app_config=None, n=20):
+    epr_socket = EPRSocket("alice")
+    with NetQASMConnection("bob", log_config=app_config.log_config, epr_sockets=[epr_socket]) as conn:
+        results = epr_socket.recv_measure(number=int(n))
+        conn.flush()
+    return {"pairs": len(results)}

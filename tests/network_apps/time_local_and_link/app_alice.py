@@ -1,0 +1,13 @@
+"""alice: measure-directly pairs with bob, one request."""
+from netqasm.sdk import EPRSocket
+from netqasm.sdk.external import NetQASMConnection
+
+
+def main(app_config=None, pairs=3):
+    epr_socket = EPRSocket("bob")
+    with NetQASMConnection("alice", log_config=app_config.log_config, epr_sockets=[epr_socket]) as conn:
+        if int(pairs) == 0:  # this run leaves the link idle
+            return {"pairs": 0}
+        results = epr_socket.create_measure(number=int(pairs))
+        conn.flush()
+    return {"pairs": len(results)}
