@@ -72,9 +72,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     app.add_argument("--timeout", type=positive_seconds, metavar="SECONDS",
                      help=f"deadline of the whole run (default {defaults.TIMEOUT_S:g})")
     app.add_argument("--request-timeout", type=positive_seconds, metavar="SECONDS",
-                     help=f"an entanglement request waiting for its peer (default {defaults.REQUEST_TIMEOUT_S:g})")
+                     help="simulated seconds an entanglement request may wait to be accepted by its peer "
+                          "(default: no limit; a request nothing will answer ends when the network is idle)")
     app.add_argument("--recv-timeout", type=positive_seconds, metavar="SECONDS",
-                     help=f"a classical receive waiting for its message (default {defaults.RECV_TIMEOUT_S:g})")
+                     help=f"wall-clock seconds a classical receive waits for a peer whose process may have died "
+                          f"(default {defaults.RECV_TIMEOUT_S:g})")
     app.add_argument("--app-output", type=Path, metavar="FILE",
                      help="append what the applications print to FILE (default: stdout, or stderr with --json)")
     p.set_defaults(handler=run)
