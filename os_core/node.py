@@ -295,6 +295,7 @@ class Node:
             raise QNodeOSError(f"process {pid} ({proc.name}) has ended: {proc.error or 'closed'}")
         proc.pending.append(self.compile(source, flavour))
         if proc.state is ProcessState.IDLE:
+            self._record_wait(proc, "wait: host")
             proc.state = ProcessState.READY
             self.policy.push(proc)
 
@@ -328,6 +329,7 @@ class Node:
 
     def _wake(self) -> None:
         for proc in self._timers.pop_due(self.timebase.now()):
+            self._record_wait(proc, "wait: host")
             proc.state = ProcessState.READY
             self.policy.push(proc)
         if self._waiting:
@@ -339,11 +341,22 @@ class Node:
                     self._fail(proc, exc)
                     continue
                 if ready:
+                    self._record_wait(proc, f"wait: {proc.wait_reason or 'an event'}")
                     proc.state, proc.wait_condition = ProcessState.READY, None
                     self.policy.push(proc)
                 else:
                     still.append(proc)
             self._waiting = still
+
+    def _record_wait(self, proc: Process, what: str) -> None:
+        """Trace the time a process spent waiting (not device time: no physical operations). A wait
+        for the host belongs to the subroutine it waits for; any other to the one that waits."""
+        now = self.timebase.now()
+        since = proc.blocked_ns
+        proc.blocked_ns = None
+        if since is not None and now > since:
+            host = what == "wait: host"
+            self.trace.record(proc.pid, proc.subroutine_index + host, -1 if host else proc.pc, what, since, now, ())
 
     def has_ready(self) -> bool:
         """Whether some process (network or user) can run now: due timers and satisfied waits are
@@ -370,16 +383,19 @@ class Node:
             return
         if status == WAITING:
             proc.state = ProcessState.WAITING
+            proc.blocked_ns = self.timebase.now()
             self._waiting.append(proc)
             return
         if proc.on_subroutine_done is not None:
             proc.on_subroutine_done(proc, proc.results[-1])
         if not proc.pending and proc.persistent:
             proc.state = ProcessState.IDLE
+            proc.blocked_ns = self.timebase.now()  # waiting for its host's next subroutine
         elif not proc.pending:
             self._finish(proc, ProcessState.DONE)
         elif proc.host_delay_ns > 0:
             proc.state = ProcessState.WAITING
+            proc.blocked_ns = self.timebase.now()
             self._timers.add(self.timebase.now() + proc.host_delay_ns, proc)
         else:
             self.policy.push(proc)

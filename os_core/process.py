@@ -70,6 +70,7 @@ class Process:
     persistent: bool = False
     on_subroutine_done: Callable[["Process", Any], None] | None = None
     kind: str = "user"  # or "network": the node's network process (see qnodeos.network_process)
+    blocked_ns: int | None = None  # since when it waits (traced as a wait when it resumes)
 
     @property
     def finished(self) -> bool:

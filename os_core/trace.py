@@ -110,9 +110,30 @@ _ENTRY_FIELDS: dict[str, tuple[type, ...]] = {
 }
 
 
+def network_trace(traces: Mapping[str, Mapping[str, Any]], meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The timelines of a network run, one per node, as one document (what ``qnodeos run APP_DIR
+    --trace`` writes)."""
+    return {"meta": {"nodes": list(traces), **(meta or {})}, "nodes": {n: dict(t) for n, t in traces.items()}}
+
+
+def node_traces(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Node name -> trace of a network trace; a single node's trace under its ``meta`` node name."""
+    if "nodes" in data:
+        return dict(data["nodes"])
+    name = data.get("meta", {}).get("node")
+    return {name if isinstance(name, str) and name else "node": data}
+
+
 def load_trace(path: str | Path) -> dict[str, Any]:
-    """Read a trace JSON written by :meth:`Trace.to_json`; ``ValueError`` names the first bad field."""
+    """Read a trace JSON written by :meth:`Trace.to_json` (one node) or a network trace (see
+    :func:`network_trace`); ``ValueError`` names the first bad field."""
     data = json.loads(Path(path).read_text())
+    if isinstance(data, Mapping) and "nodes" in data:
+        if not isinstance(data["nodes"], Mapping) or not data["nodes"]:
+            raise ValueError(f"{path}: 'nodes' must map node names to their traces")
+        for node, trace in data["nodes"].items():
+            check_trace(trace, f"{path} (node {node!r})")
+        return data
     check_trace(data, str(path))
     return data
 

@@ -47,12 +47,29 @@ def time_unit(end_ns: float) -> tuple[str, float]:
     return "s", 1e9
 
 
+def _flatten(data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[Any, str]]]:
+    """Entries with a lane key each, and the lanes (key, label) in order: one lane per process, grouped
+    by node for a network trace."""
+    from .trace import node_traces
+
+    traces = node_traces(data)
+    several = len(traces) > 1 or "nodes" in data
+    entries, lanes = [], []
+    for node, trace in traces.items():
+        for e in trace["entries"]:
+            key = (node, e["pid"]) if several else e["pid"]
+            entries.append({**e, "lane": key})
+        for pid, name in sorted({(e["pid"], e["process"]) for e in trace["entries"]}):
+            lanes.append(((node, pid) if several else pid, f"{node}: {name}" if several else f"{name} (pid {pid})"))
+    return entries, lanes
+
+
 def draw_timeline(data: dict[str, Any], title: str | None = None) -> Any:
-    """The Gantt chart of a trace (as :meth:`qnodeos.trace.Trace.to_dict` gives) as a matplotlib figure."""
+    """The Gantt chart of a trace (as :meth:`qnodeos.trace.Trace.to_dict` gives, or a network trace of
+    several nodes, see :func:`qnodeos.trace.network_trace`) as a matplotlib figure. Waits are hatched."""
     plt = _pyplot()
-    entries = data["entries"]
-    lanes = sorted({(e["pid"], e["process"]) for e in entries})
-    lane_of = {pid: i for i, (pid, _) in enumerate(lanes)}
+    entries, lanes = _flatten(data)
+    lane_of = {key: i for i, (key, _) in enumerate(lanes)}
     end_ns = max((e["end_ns"] for e in entries), default=0)
     unit, scale = time_unit(end_ns)
     cmap = plt.get_cmap("tab20")
@@ -61,9 +78,10 @@ def draw_timeline(data: dict[str, Any], title: str | None = None) -> Any:
     for e in entries:
         if e["end_ns"] <= e["start_ns"]:
             continue  # classical: the device was not busy
-        kind = e["instruction"].split()[0] if e["instruction"].strip() else "?"
-        kinds.setdefault(kind, cmap(len(kinds) % 20))
-        bars.setdefault((kind, lane_of[e["pid"]]), []).append(
+        words = e["instruction"].split()
+        kind = ("wait" if words and words[0] == "wait:" else words[0]) if words else "?"
+        kinds.setdefault(kind, (0.85, 0.85, 0.85, 1.0) if kind == "wait" else cmap(len(kinds) % 20))
+        bars.setdefault((kind, lane_of[e["lane"]]), []).append(
             (e["start_ns"] / scale, (e["end_ns"] - e["start_ns"]) / scale))
 
     lane_in = max(0.12, min(0.5, (MAX_HEIGHT_IN - 1.5) / max(1, len(lanes))))
@@ -71,7 +89,7 @@ def draw_timeline(data: dict[str, Any], title: str | None = None) -> Any:
     x_max = max(end_ns / scale, 1e-9) * 1.01
     ax.set_xlim(0, x_max)
     step = max(1, len(lanes) // 40)  # at most ~40 lane labels
-    ax.set_yticks(range(0, len(lanes), step), [f"{name} (pid {pid})" for pid, name in lanes[::step]],
+    ax.set_yticks(range(0, len(lanes), step), [label for _, label in lanes[::step]],
                   fontsize="small" if len(lanes) > 10 else None)
     ax.set_ylim(len(lanes) - 0.4, -0.6)  # first process on top
     ax.set_xlabel(f"device time ({unit})")
@@ -95,8 +113,10 @@ def draw_timeline(data: dict[str, Any], title: str | None = None) -> Any:
         for widened in (False, True):
             group = [(start, max(width, min_width)) for start, width in spans if (width < min_width) == widened]
             if group:
-                ax.broken_barh(group, (lane - 0.4, 0.8), facecolors=kinds[kind], gid=f"bars-{kind}",
-                               zorder=2.5 if widened else 2.0)
+                wait = kind == "wait"
+                ax.broken_barh(group, (lane - (0.25 if wait else 0.4), 0.5 if wait else 0.8), facecolors=kinds[kind],
+                               gid=f"bars-{kind}", zorder=1.5 if wait else (2.5 if widened else 2.0),
+                               hatch="///" if wait else None, edgecolor="0.6" if wait else None, linewidth=0)
     return fig
 
 

@@ -71,7 +71,6 @@ def one_error_line(err: str) -> str:
 # ---- options of the other kind of run ------------------------------------------------------------
 @pytest.mark.parametrize("extra, named", [
     (["--driver", "mock-nv"], "--driver"),
-    (["--trace", "t.json"], "--trace"),
     (["--config", "/nonexistent"], "--config"),
     (["--processes", "5"], "--processes"),
     (["--flavour", "nv"], "--flavour"),
@@ -86,10 +85,26 @@ def test_program_options_are_refused_for_an_application_directory(capsys, nothin
 
 
 def test_every_wrong_option_is_named_at_once(capsys, nothing_runs):
-    assert main(["run", str(TELEPORT), "--driver", "X", "--trace", "f", "--config", "/nonexistent",
+    assert main(["run", str(TELEPORT), "--driver", "X", "--trace-rows", "3", "--config", "/nonexistent",
                  "--processes", "5"]) == 2
     line = one_error_line(capsys.readouterr().err)
-    assert all(flag in line for flag in ("--driver", "--trace", "--config", "--processes"))
+    assert all(flag in line for flag in ("--driver", "--trace-rows", "--config", "--processes"))
+
+
+def test_an_application_run_writes_every_nodes_timeline(tmp_path, capsys):
+    """``--trace`` on an application directory: one file with each node's timeline (attempts, gates,
+    waits) that `qnodeos trace export` reads."""
+    out = tmp_path / "run.json"
+    assert main(["run", str(TELEPORT), "--mode", "threads", "--seed", "1", "--trace", str(out), "--json"]) == 0
+    data = json.loads(out.read_text())
+    assert set(data["nodes"]) == {"sender", "receiver"}
+    for node, trace in data["nodes"].items():
+        kinds = {e["instruction"].split()[0] for e in trace["entries"]}
+        assert {"attempts", "wait:"} <= kinds, (node, kinds)
+    assert main(["trace", "export", str(out), "-o", str(tmp_path / "run.perfetto.json")]) == 0
+    events = json.loads((tmp_path / "run.perfetto.json").read_text())["traceEvents"]
+    names = {e["args"]["name"] for e in events if e.get("name") == "process_name"}
+    assert names == {"sender", "receiver"}
 
 
 @pytest.mark.parametrize("extra, named", [

@@ -33,7 +33,8 @@ P_REJECT = 1e-5
 
 
 def rows(trace: dict[str, Any], process: str, subroutine: int | None = None) -> list[dict[str, Any]]:
-    return [e for e in trace["entries"] if e["process"] == process
+    """Instructions (not waits) of ``process``, of one subroutine if given."""
+    return [e for e in trace["entries"] if e["process"] == process and not e["instruction"].startswith("wait:")
             and (subroutine is None or e["subroutine"] == subroutine)]
 
 

@@ -23,7 +23,7 @@ from .output import finite_non_negative, positive_int, positive_seconds
 
 #: Options of program runs only, and of application-directory runs only (dest -> option string).
 PROGRAM_ONLY = {"driver": "--driver", "config": "--config", "flavour": "--flavour", "processes": "--processes",
-                "host_delay_us": "--host-delay-us", "trace": "--trace", "trace_rows": "--trace-rows",
+                "host_delay_us": "--host-delay-us", "trace_rows": "--trace-rows",
                 "max_instructions": "--max-instructions"}
 APP_ONLY = {"platform": "--platform", "mode": "--mode", "input": "--input", "timeout": "--timeout",
             "request_timeout": "--request-timeout", "recv_timeout": "--recv-timeout", "app_output": "--app-output"}
@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     both.add_argument("--preset", choices=defaults.PRESETS,
                       help=f"mock device noise (default: {defaults.PRESET}; overrides the --config file's "
                            "[driver] preset)")
+    both.add_argument("--trace", type=Path,
+                      help="write the timeline JSON here (checked before the run): one node's for program files, "
+                           "every node's for an application directory (`qnodeos trace plot|export` read both)")
     both.add_argument("--json", action="store_true",
                       help="print exactly one JSON document on stdout (application output goes to stderr "
                            "or --app-output)")
@@ -58,7 +61,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="host time between subroutines, µs (default 0)")
     prog.add_argument("--max-instructions", type=positive_int,
                       help="instruction budget per process: a process that runs more fails (default 50 million)")
-    prog.add_argument("--trace", type=Path, help="write the timeline JSON here (checked before the run)")
     prog.add_argument("--trace-rows", type=positive_int,
                       help=f"keep the latest N instructions in the trace (default {DEFAULT_MAX_ROWS})")
 

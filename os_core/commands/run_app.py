@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import json
 import shutil
 import sys
 import tempfile
@@ -54,6 +55,8 @@ def run_app(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     if args.app_output is not None:
         check_writable(args.app_output, "--app-output")
+    if args.trace is not None:
+        check_writable(args.trace, "--trace")
     platform = args.platform or defaults.PLATFORM
     mode = args.mode or defaults.MODE
     if getattr(args, "log_level", None):
@@ -66,14 +69,26 @@ def run_app(args: argparse.Namespace) -> int:
                     overrides=inputs, mode=mode, app_output=file_for_nodes,
                     timeout_s=args.timeout or defaults.TIMEOUT_S,
                     request_timeout_s=args.request_timeout or defaults.REQUEST_TIMEOUT_S,
-                    recv_timeout_s=args.recv_timeout or defaults.RECV_TIMEOUT_S)
+                    recv_timeout_s=args.recv_timeout or defaults.RECV_TIMEOUT_S, trace=args.trace is not None)
         except QNodeOSError as exc:
             raise CommandError(str(exc)) from None
     if args.json:
         print(dumps({"results": result.results, "errors": result.errors, "stats": result.stats}))
     else:
         _print_table(result, f"{app.path.name} on a mock {platform} network ({mode})")
+    if args.trace is not None:  # after the results: a failing write cannot lose them
+        _write_network_trace(result, args.trace, app.path.name)
     return 0 if result.ok else 1
+
+
+def _write_network_trace(result: Any, path: Path, app: str) -> None:
+    from qnodeos.trace import network_trace
+
+    try:
+        path.write_text(json.dumps(network_trace(result.traces, {"application": app}), indent=1))
+    except OSError as exc:
+        raise CommandError(f"--trace {path}: {exc}") from None
+    print(f"wrote the timeline of {len(result.traces)} node(s) to {path}", file=sys.stderr)
 
 
 @contextlib.contextmanager

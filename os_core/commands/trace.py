@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                         "process groups, OS processes lanes, subroutines and instructions "
                                         "nested slices. Open it in https://ui.perfetto.dev.")
     export.add_argument("traces", type=Path, nargs="+", metavar="TRACE",
-                        help="trace JSON files, one per node (named by their meta 'node', else the file name)")
+                        help="trace JSON files: a network run's (all its nodes), or one per node (named by "
+                             "their meta 'node', else the file name)")
     export.add_argument("-o", "--output", type=Path,
                         help="file to write (default: the first TRACE with .perfetto.json)")
     export.set_defaults(handler=run_export)
@@ -58,15 +59,18 @@ def run_plot(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from qnodeos.trace_events import write_trace_events
 
+    from qnodeos.trace import node_traces
+
     traces: dict[str, dict[str, Any]] = {}
     for path in args.traces:
         data = _load(path)
-        name = data.get("meta", {}).get("node")
-        base = name if isinstance(name, str) and name else path.stem
-        node, n = base, 2
-        while node in traces:  # two traces of nodes with the same name stay apart
-            node, n = f"{base} ({n})", n + 1
-        traces[node] = data
+        single = "nodes" not in data
+        for name, trace in node_traces(data).items():
+            base = name if not single or data.get("meta", {}).get("node") else path.stem
+            node, n = base, 2
+            while node in traces:  # two traces of nodes with the same name stay apart
+                node, n = f"{base} ({n})", n + 1
+            traces[node] = trace
     out = args.output or args.traces[0].with_suffix(".perfetto.json")
     check_writable(out, "--output")
     write_trace_events(traces, out)
