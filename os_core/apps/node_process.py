@@ -55,7 +55,7 @@ def node_main(spec: dict[str, Any], channel: Any, inherited: list[Any] = ()) -> 
                               schedule=_schedule(spec["schedule"]), timing=spec["timing"], node_of_app=node_of_role,
                               request_timeout_s=spec["request_timeout_s"], seed=spec.get("seed"))
         directory = HostDirectory(node_of_role, spec["node_ids"], {name: service}, {name: spec["flavour"]})
-        bind_netqasm(directory, *socket_classes(directory, spec["recv_timeout_s"]))
+        bind_netqasm(directory, *socket_classes(directory, spec["recv_timeout_s"]), simulated=True)
         app = load_app_dir(spec["app_dir"])
         mains = import_mains(app)
         roles = [r for r in app.roles if node_of_role[r] == name]
@@ -63,7 +63,7 @@ def node_main(spec: dict[str, Any], channel: Any, inherited: list[Any] = ()) -> 
             service.register_host(role)
         service.start()
         run = run_roles(app, mains, roles=roles, overrides=spec.get("overrides"), timeout_s=spec["timeout_s"],
-                        on_end=service.host_done)
+                        on_end=service.host_done, log_dir=spec.get("run_dir"))
         payload = {"results": run.results, "errors": run.errors, "stats": service.stats()}
         if spec.get("trace"):
             payload["trace"] = service.snapshot(service.node.trace.to_dict)

@@ -83,8 +83,9 @@ def run_app_dir_processes(path: str | Path, platform: str = defaults.PLATFORM, *
                           request_timeout_s: float | None = defaults.REQUEST_TIMEOUT_S,
                           recv_timeout_s: float = defaults.RECV_TIMEOUT_S, app_output: str | None = None,
                           device_config: dict[str, Any] | None = None, timing: NetworkTiming | None = None,
-                          trace: bool = False) -> AppRun:
-    """Like :func:`qnodeos.apps.runner.run_app_dir`, with a world process and one process per node."""
+                          trace: bool = False, run_dir: Path | None = None) -> AppRun:
+    """Like :func:`qnodeos.apps.runner.run_app_dir`, with a world process and one process per node
+    (``run_dir``: the run's log directory, shared by the nodes)."""
     from qnodeos.drivers.world_auth import run_keys
 
     app = load_app_dir(path)
@@ -119,7 +120,8 @@ def run_app_dir_processes(path: str | Path, platform: str = defaults.PLATFORM, *
                     "flavour": PLATFORM_FLAVOUR[platform], "app_dir": str(app.path), "overrides": overrides or {},
                     "timeout_s": timeout_s, "request_timeout_s": request_timeout_s, "recv_timeout_s": recv_timeout_s,
                     "seed": seeds[name], "app_output": app_output, "keys": keys[name], "timing": timing,
-                    "trace": trace, "parent_pid": os.getpid()}
+                    "trace": trace, "parent_pid": os.getpid(),
+                    "run_dir": None if run_dir is None else str(run_dir)}
             proc = _CTX.Process(target=node_main, args=(spec, child_end, list(parent_ends) + [parent_end]),
                                 name=f"qnodeos-node-{name}", daemon=True)
             proc.start()

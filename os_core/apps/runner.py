@@ -14,6 +14,7 @@ import os
 import sys
 import tempfile
 import threading
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -23,6 +24,8 @@ import yaml
 from ..errors import QNodeOSError
 from ..network.timing import NetworkTiming
 from . import defaults
+from .run_logs import new_run_dir, routed_output, write_run
+from .simulation import report_simulator
 from .sockets import socket_classes
 
 _log = logging.getLogger(__name__)
@@ -51,6 +54,7 @@ class AppRun:
     errors: dict[str, str] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
     traces: dict[str, Any] = field(default_factory=dict)  # node -> timeline (when asked for)
+    log_dir: Path | None = None  # the run's log directory (when asked for)
 
     @property
     def ok(self) -> bool:
@@ -76,8 +80,11 @@ def load_app_dir(path: str | Path) -> AppDir:
     return AppDir(path, roles, inputs, node_of_role)
 
 
-def bind_netqasm(directory: Any, socket_cls: Any = None, broadcast_cls: Any = None) -> Any:
-    """Make ``netqasm.sdk.external`` hand out qnodeos classes; returns the module."""
+def bind_netqasm(directory: Any, socket_cls: Any = None, broadcast_cls: Any = None, *,
+                 simulated: bool = False) -> Any:
+    """Make ``netqasm.sdk.external`` hand out qnodeos classes; returns the module. ``simulated``: the
+    nodes are mock devices, so applications may take their simulation branch
+    (see :mod:`qnodeos.apps.simulation`)."""
     os.environ["NETQASM_SIMULATOR"] = "debug"
     from netqasm.sdk import external
     from netqasm.sdk.classical_communication.thread_socket.socket import ThreadSocket
@@ -98,6 +105,7 @@ def bind_netqasm(directory: Any, socket_cls: Any = None, broadcast_cls: Any = No
     external.Socket = socket_cls or ThreadSocket
     external.BroadcastChannel = broadcast_cls or ThreadBroadcastChannel
     external.get_qubit_state = get_qubit_state
+    report_simulator(simulated)
     return external
 
 
@@ -117,17 +125,22 @@ def import_mains(app: AppDir) -> dict[str, Callable[..., Any]]:
 
 def run_roles(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[str] | None = None,
               overrides: dict[str, dict[str, Any]] | None = None, timeout_s: float = 300.0,
-              on_end: Callable[[str], None] | None = None) -> AppRun:
+              on_end: Callable[[str], None] | None = None, log_dir: str | Path | None = None) -> AppRun:
     """Call each role's ``main`` in its own thread; collect return values and errors by role.
-    ``on_end(role)`` runs when a role's ``main`` has returned or raised (its host is done)."""
+    ``on_end(role)`` runs when a role's ``main`` has returned or raised (its host is done).
+    ``log_dir``: the run's log directory (netqasm's logs, and each role's prints and traceback in
+    ``<role>.log``); None keeps netqasm's logs in a temporary directory."""
     roles = roles or app.roles
+    if log_dir is not None:
+        with routed_output(Path(log_dir), roles) as role_logs:
+            return _run_threads(app, mains, roles, overrides, timeout_s, str(log_dir), on_end, role_logs)
     with tempfile.TemporaryDirectory(prefix="qnodeos-app-", ignore_cleanup_errors=True) as logdir:
         return _run_threads(app, mains, roles, overrides, timeout_s, logdir, on_end)
 
 
 def _run_threads(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[str],
                  overrides: dict[str, dict[str, Any]] | None, timeout_s: float, logdir: str,
-                 on_end: Callable[[str], None] | None = None) -> AppRun:
+                 on_end: Callable[[str], None] | None = None, role_logs: dict[str, Any] | None = None) -> AppRun:
     from netqasm.runtime.app_config import AppConfig
     from netqasm.sdk.config import LogConfig
 
@@ -146,6 +159,8 @@ def _run_threads(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[
             errors[role] = f"{type(exc).__name__}: {exc}"
             results[role] = None
             _log.debug("role %s raised", role, exc_info=True)  # shown by `qnodeos --debug`
+            if role_logs and role in role_logs:
+                role_logs[role].write("".join(traceback.format_exception(exc)))
         finally:
             if on_end is not None:
                 on_end(role)
@@ -165,7 +180,8 @@ def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: in
                 timeout_s: float = defaults.TIMEOUT_S, request_timeout_s: float | None = defaults.REQUEST_TIMEOUT_S,
                 recv_timeout_s: float = defaults.RECV_TIMEOUT_S, mode: str = defaults.MODE,
                 app_output: str | None = None, device_config: dict[str, Any] | None = None,
-                timing: NetworkTiming | None = None, trace: bool = False) -> AppRun:
+                timing: NetworkTiming | None = None, trace: bool = False,
+                log_dir: str | Path | None = None) -> AppRun:
     """Run every role of an application directory on a mock network of ``platform``.
 
     Defaults (``preset="realistic"``, ``mode="processes"``, the time-outs) are those of
@@ -180,16 +196,36 @@ def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: in
     ``request_timeout_s``: simulated seconds an EPR request may wait to be accepted;
     ``recv_timeout_s``: wall-clock seconds a socket receive waits for a peer that may have died.
     ``trace``: keep each node's timeline in ``run.traces`` (node name -> trace dict).
+    ``log_dir``: write the run's logs to ``<log_dir>/<YYYYmmdd-HHMMSS>/`` with a ``LAST`` link, as
+    netqasm does (see :mod:`qnodeos.apps.run_logs`; the timelines are kept); ``run.log_dir`` names it.
     """
+    if mode not in ("threads", "processes"):
+        raise QNodeOSError(f"unknown mode {mode!r} (threads or processes)")
+    run_dir = new_run_dir(log_dir) if log_dir is not None else None
+    keep = trace or run_dir is not None
     if mode == "processes":
         from .processes import run_app_dir_processes
 
-        return run_app_dir_processes(path, platform, seed=seed, preset=preset, overrides=overrides,
-                                     timeout_s=timeout_s, request_timeout_s=request_timeout_s,
-                                     recv_timeout_s=recv_timeout_s, app_output=app_output,
-                                     device_config=device_config, timing=timing, trace=trace)
-    if mode != "threads":
-        raise QNodeOSError(f"unknown mode {mode!r} (threads or processes)")
+        run = run_app_dir_processes(path, platform, seed=seed, preset=preset, overrides=overrides,
+                                    timeout_s=timeout_s, request_timeout_s=request_timeout_s,
+                                    recv_timeout_s=recv_timeout_s, app_output=app_output,
+                                    device_config=device_config, timing=timing, trace=keep, run_dir=run_dir)
+    else:
+        run = _run_threads_mode(path, platform, seed, preset, overrides, timeout_s, request_timeout_s,
+                                recv_timeout_s, device_config, timing, keep, run_dir)
+    if run_dir is not None:
+        write_run(run_dir, run)
+        run.log_dir = run_dir
+        if not trace:
+            run.traces = {}
+    return run
+
+
+def _run_threads_mode(path: str | Path, platform: str, seed: int | None, preset: str,
+                      overrides: dict[str, dict[str, Any]] | None, timeout_s: float,
+                      request_timeout_s: float | None, recv_timeout_s: float, device_config: dict[str, Any] | None,
+                      timing: NetworkTiming | None, trace: bool, run_dir: Path | None) -> AppRun:
+    """Every node in this process (see :func:`run_app_dir`)."""
     from .local_network import LocalNetwork
 
     app = load_app_dir(path)
@@ -197,11 +233,11 @@ def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: in
         network = LocalNetwork(platform, app.nodes, seed=seed, preset=preset, request_timeout_s=request_timeout_s,
                                node_of_role=app.node_of_role, device_config=device_config, timing=timing)
         try:
-            bind_netqasm(network.directory, *socket_classes(network.directory, recv_timeout_s))
+            bind_netqasm(network.directory, *socket_classes(network.directory, recv_timeout_s), simulated=True)
             mains = import_mains(app)
             network.register_hosts(app.roles)
             network.start()
-            run = run_roles(app, mains, overrides=overrides, timeout_s=timeout_s,
+            run = run_roles(app, mains, overrides=overrides, timeout_s=timeout_s, log_dir=run_dir,
                             on_end=lambda role: network.directory.service_of_app(role).host_done(role))
             run.stats = {name: service.stats() for name, service in network.services.items()}
             if trace:
@@ -209,4 +245,5 @@ def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: in
                               for name, service in network.services.items()}
         finally:
             network.stop()
+            report_simulator(False)  # leave this process as netqasm expects it
         return run

@@ -26,7 +26,8 @@ PROGRAM_ONLY = {"driver": "--driver", "config": "--config", "flavour": "--flavou
                 "host_delay_us": "--host-delay-us", "trace_rows": "--trace-rows",
                 "max_instructions": "--max-instructions"}
 APP_ONLY = {"platform": "--platform", "mode": "--mode", "input": "--input", "timeout": "--timeout",
-            "request_timeout": "--request-timeout", "recv_timeout": "--recv-timeout", "app_output": "--app-output"}
+            "request_timeout": "--request-timeout", "recv_timeout": "--recv-timeout", "app_output": "--app-output",
+            "log_dir": "--log-dir", "no_logs": "--no-logs"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -79,6 +80,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     app.add_argument("--recv-timeout", type=positive_seconds, metavar="SECONDS",
                      help=f"wall-clock seconds a classical receive waits for a peer whose process may have died "
                           f"(default {defaults.RECV_TIMEOUT_S:g})")
+    app.add_argument("--log-dir", type=Path, metavar="DIR",
+                     help="write the run's logs to DIR/<YYYYmmdd-HHMMSS>/ with a DIR/LAST link, as netqasm does "
+                          "(results.yaml, errors.yaml, stats.yaml, <role>.log, <node>_instrs.yaml, timeline.json; "
+                          "default: APP_DIR/log)")
+    app.add_argument("--no-logs", action="store_true", help="write no log directory")
     app.add_argument("--app-output", type=Path, metavar="FILE",
                      help="append what the applications print to FILE (default: stdout, or stderr with --json)")
     p.set_defaults(handler=run)

@@ -69,7 +69,8 @@ def run_app(args: argparse.Namespace) -> int:
                     overrides=inputs, mode=mode, app_output=file_for_nodes,
                     timeout_s=args.timeout or defaults.TIMEOUT_S,
                     request_timeout_s=args.request_timeout or defaults.REQUEST_TIMEOUT_S,
-                    recv_timeout_s=args.recv_timeout or defaults.RECV_TIMEOUT_S, trace=args.trace is not None)
+                    recv_timeout_s=args.recv_timeout or defaults.RECV_TIMEOUT_S, trace=args.trace is not None,
+                    log_dir=None if args.no_logs else (args.log_dir or app.path / "log"))
         except QNodeOSError as exc:
             raise CommandError(str(exc)) from None
     if args.json:
@@ -78,6 +79,8 @@ def run_app(args: argparse.Namespace) -> int:
         _print_table(result, f"{app.path.name} on a mock {platform} network ({mode})")
     if args.trace is not None:  # after the results: a failing write cannot lose them
         _write_network_trace(result, args.trace, app.path.name)
+    if result.log_dir is not None:
+        print(f"logs in {result.log_dir}", file=sys.stderr)
     return 0 if result.ok else 1
 
 
