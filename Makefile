@@ -35,6 +35,8 @@ test: $(STAMP)
 	PYTHONWARNINGS="ignore:Editable installation" \
 	  $(BIN)/python -m pip install --quiet --no-deps -e examples/qnodeos-driver-template
 	$(BIN)/python -m pytest -q examples/qnodeos-driver-template/tests
+	$(BIN)/python -m pip install --quiet --no-deps -e examples/qnodeos-lab-tests
+	cd examples/qnodeos-lab-tests && ../../$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	PYTHONWARNINGS="ignore:Editable installation" \

@@ -95,7 +95,8 @@ def test_an_application_run_writes_every_nodes_timeline(tmp_path, capsys):
     """``--trace`` on an application directory: one file with each node's timeline (attempts, gates,
     waits) that `qnodeos trace export` reads."""
     out = tmp_path / "run.json"
-    assert main(["run", str(TELEPORT), "--mode", "threads", "--seed", "1", "--trace", str(out), "--json"]) == 0
+    assert main(["run", str(TELEPORT), "--mode", "threads", "--seed", "1", "--trace", str(out), "--json",
+                 "--no-logs"]) == 0
     data = json.loads(out.read_text())
     assert set(data["nodes"]) == {"sender", "receiver"}
     for node, trace in data["nodes"].items():

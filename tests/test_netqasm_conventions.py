@@ -20,7 +20,7 @@ FAULTS = Path(__file__).parent / "apps"
 @pytest.fixture
 def teleport(tmp_path: Path) -> Path:
     """A copy of netqasm's own teleport example (unchanged)."""
-    return Path(shutil.copytree(NETQASM_TELEPORT, tmp_path / "teleport", ignore=shutil.ignore_patterns("__pycache__")))
+    return Path(shutil.copytree(NETQASM_TELEPORT, tmp_path / "teleport", ignore=shutil.ignore_patterns("__pycache__", "log")))
 
 
 @pytest.mark.parametrize("mode", ["threads", "processes"])

@@ -24,7 +24,9 @@ SETUPTOOLS = PYPROJECT["tool"]["setuptools"]
 #: level, and the extra that brings it: they exist to use it.
 OPTIONAL_AT_IMPORT = {"qnodeos.hal.conformance.kit": "conformance",
                       "qnodeos.hal.conformance.installed_driver": "conformance",
-                      "qnodeos.drivers.instruments": "instruments"}
+                      "qnodeos.drivers.instruments": "instruments",
+                      # pytest loads its plugins itself (entry point pytest11): pytest is there when it runs
+                      "qnodeos.testing.plugin": "conformance"}
 
 
 def extra_allowed_at_import(module: str) -> str | None:

@@ -104,8 +104,8 @@ def _plain(value: Any) -> Any:
 
 
 class RoleOutput(io.TextIOBase):
-    """A ``sys.stdout`` that sends what each role's thread prints to that role's log (threads named
-    ``app-<role>`` by the runner) and everything else to ``fallback``."""
+    """A ``sys.stdout`` that copies what each role's thread prints into that role's log (threads named
+    ``app-<role>`` by the runner); everything also goes on to ``fallback`` (where it went before)."""
 
     def __init__(self, files: Mapping[str, TextIO], fallback: TextIO) -> None:
         super().__init__()
@@ -113,15 +113,16 @@ class RoleOutput(io.TextIOBase):
         self._fallback = fallback
         self._lock = threading.Lock()
 
-    def _target(self) -> TextIO:
+    def _role_file(self) -> TextIO | None:
         name = threading.current_thread().name
-        role = name[4:] if name.startswith("app-") else None
-        return self._files.get(role, self._fallback) if role else self._fallback
+        return self._files.get(name[4:]) if name.startswith("app-") else None
 
     def write(self, text: str) -> int:
-        target = self._target()
+        log = self._role_file()
         with self._lock:
-            target.write(text)
+            if log is not None:
+                log.write(text)
+            self._fallback.write(text)
         return len(text)
 
     def flush(self) -> None:
@@ -135,7 +136,7 @@ class RoleOutput(io.TextIOBase):
 
 @contextlib.contextmanager
 def routed_output(run_dir: Path | None, roles: list[str]) -> Iterator[dict[str, TextIO]]:
-    """While the block runs, each role's prints also go to ``<role>.log`` in ``run_dir`` (nothing
+    """While the block runs, each role's prints are also copied to ``<role>.log`` in ``run_dir`` (nothing
     happens when ``run_dir`` is None). Yields role -> open log file (to append tracebacks)."""
     if run_dir is None:
         yield {}

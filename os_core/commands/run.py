@@ -84,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="write the run's logs to DIR/<YYYYmmdd-HHMMSS>/ with a DIR/LAST link, as netqasm does "
                           "(results.yaml, errors.yaml, stats.yaml, <role>.log, <node>_instrs.yaml, timeline.json; "
                           "default: APP_DIR/log)")
-    app.add_argument("--no-logs", action="store_true", help="write no log directory")
+    app.add_argument("--no-logs", action="store_const", const=True, default=None, help="write no log directory")
     app.add_argument("--app-output", type=Path, metavar="FILE",
                      help="append what the applications print to FILE (default: stdout, or stderr with --json)")
     p.set_defaults(handler=run)
