@@ -165,6 +165,9 @@ class HeraldingStation:
                     del self._heralds[instr.tag or ""]
                 first, _ = sched.slots(since, since)
                 attempts = max(1, herald.slot - first + 1)
+                lost = self._ionised(device, attempts, since, herald.herald_ns)
+                if lost is not None:
+                    return lost
                 return LinkResult(Status.ENTANGLED, since, herald.herald_ns, attempts=attempts,
                                   pair_id=herald.pair_id, bell_state=herald.bell,
                                   state_since_ns=sched.slot_end(herald.slot),
@@ -174,8 +177,21 @@ class HeraldingStation:
         first, _ = sched.slots(since, since)
         end = sched.slot_end(first + n - 1) if n else since
         self._space.set_state([handle], self.params.unheralded_state())
+        lost = self._ionised(device, n, since, end)
+        if lost is not None:
+            return lost
         return LinkResult(Status.ENT_FAILURE, since, end, attempts=n,
                           message=f"no herald in {n} attempt(s) with {self._devices[1 - side].node!r}")
+
+    def _ionised(self, device: "MockDevice", attempts: int, since: int, end: int) -> LinkResult | None:
+        """The device's check after its attempts (NV: ionisation, drawn from this station's generator);
+        a hardware failure ends the attempt and its states are lost. Drawn once per collection, in the
+        order the timeline resolves them, so a seeded run repeats."""
+        with self._cond:
+            why = device.after_attempt_batch(attempts, self._rng)
+        if why is None:
+            return None
+        return LinkResult(Status.HARDWARE_FAILURE, since, end, attempts=attempts, message=why)
 
     # -- the rendezvous ------------------------------------------------------------------------------
     def attempt(self, device: "MockDevice", instr: EntangleAttempt, handle: int, ready_ns: int) -> LinkResult:

@@ -234,3 +234,14 @@ def test_seeded_runs_repeat_exactly_in_each_mode_and_across_modes():
     assert prints["threads"] == prints["processes"]
     other = run_app_dir(TELEPORT, "nv", mode="threads", **{**kwargs, "seed": 12})
     assert _fingerprint(other)[1] != prints["threads"][1]  # another seed, another timeline
+
+
+def test_an_ionised_nv_fails_the_request_on_both_nodes_with_the_reason():
+    """An NV centre that ionises during its attempts (probability 1 here) reports a hardware failure:
+    the request ends on both nodes naming it, and nothing stays allocated."""
+    run = run_app_dir(APPS / "time_expiry", "nv", seed=1, preset="ideal", mode="threads",
+                      device_config={"ionisation_probability": 1.0}, overrides={"alice": {"pairs": 1},
+                                                                                "bob": {"pairs": 1}})
+    assert set(run.errors) == {"alice", "bob"}, run.errors
+    assert any("ionised" in e for e in run.errors.values()), run.errors
+    assert all(s["allocated_qubits"] == 0 for s in run.stats.values())
