@@ -43,6 +43,13 @@ Fibre: ``fibre_length_km`` from each node to the midpoint station, attenuated at
 2 L ns_per_km after its photon left, and the nodes' classical channel (along the same fibre route)
 has the same one-way latency.
 
+Delivered pair (``delivered``, optional): a link described only by the state it hands over — netqasm's
+``network.yaml`` gives a fidelity and a noise type, not optics — keeps the success probability and the
+timing of its optics but delivers, with a herald of Bell state B, a :class:`DeliveredPair` instead:
+``werner`` F |B><B| + (1-F)/3 (I - |B><B|) (depolarised: the fully mixed state with weight
+(4/3)(1-F)) or ``bitflip`` F |B><B| + (1-F) (X (x) I)|B><B|(X (x) I) (one qubit flipped with
+probability 1-F). Either has fidelity F to B and is symmetric under exchanging the nodes.
+
 Time: attempts run at the hardware rate, ``attempt_duration_ns`` each (not the QDevice tick), in
 batches of ``attempts_per_batch``; every batch begins with its overheads: a check of
 ``batch_check_ns`` repeated until it passes (it fails with ``batch_check_failure_probability``; the
@@ -51,7 +58,7 @@ NV charge-resonance check) and ``batch_fixed_overhead_ns`` (e.g. phase stabilisa
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -59,6 +66,7 @@ from qnodeos.hal.errors import ConfigError
 from qnodeos.hal.responses import BellState
 
 SCHEMES = ("single-click", "double-click")
+PAIR_KINDS = ("werner", "bitflip")
 
 _KET = {
     BellState.PHI_PLUS: np.array([1, 0, 0, 1]) / math.sqrt(2),
@@ -101,6 +109,46 @@ def _check_prob(name: str, v: float, *, open_top: bool = False) -> None:
 
 
 @dataclass(frozen=True)
+class DeliveredPair:
+    """The state a link hands over in place of its optics' state (see the module docstring):
+    ``kind`` ``"werner"`` (depolarised) or ``"bitflip"``, ``fidelity`` F to the heralded Bell state."""
+
+    kind: str
+    fidelity: float
+
+    def __post_init__(self) -> None:
+        if self.kind not in PAIR_KINDS:
+            raise ConfigError(f"delivered pair: kind={self.kind!r} is unknown (choose one of {PAIR_KINDS})")
+        if isinstance(self.fidelity, bool) or not isinstance(self.fidelity, (int, float)):
+            raise ConfigError(f"delivered pair: fidelity={self.fidelity!r} must be a number in [0, 1]")
+        _check_prob("delivered pair fidelity", float(self.fidelity))
+
+    def state(self, bell: BellState) -> np.ndarray:
+        """The delivered two-qubit state for a herald of ``bell``."""
+        f = float(self.fidelity)
+        target = bell_projector(bell)
+        if self.kind == "werner":
+            return f * target + (1.0 - f) / 3.0 * (np.eye(4, dtype=np.complex128) - target)
+        flip = np.kron(_PAULIS[0], _I2)
+        return f * target + (1.0 - f) * (flip @ target @ flip)
+
+    @classmethod
+    def from_value(cls, value: "DeliveredPair | dict | None") -> "DeliveredPair | None":
+        """From a table ``{kind = ..., fidelity = ...}`` (unknown keys refused by name), or as is."""
+        if value is None or isinstance(value, DeliveredPair):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(f"delivered pair: expected a table with kind and fidelity, got {value!r}")
+        unknown = sorted(set(value) - {"kind", "fidelity"})
+        missing = sorted({"kind", "fidelity"} - set(value))
+        if unknown or missing:
+            raise ConfigError(f"delivered pair: {'unknown key(s) ' + str(unknown) if unknown else ''}"
+                              f"{'; ' if unknown and missing else ''}"
+                              f"{'missing key(s) ' + str(missing) if missing else ''} (keys: kind, fidelity)")
+        return cls(value["kind"], value["fidelity"])
+
+
+@dataclass(frozen=True)
 class LinkParams:
     """Physics and timing of one heralded link (see the module docstring for the model).
 
@@ -117,7 +165,9 @@ class LinkParams:
     fidelity, double click only), the fibre (``fibre_length_km`` per side,
     ``fibre_attenuation_db_per_km``, ``fibre_ns_per_km``) and the batching
     (``attempts_per_batch``, ``batch_check_ns``, ``batch_check_failure_probability``,
-    ``batch_fixed_overhead_ns``) default to an ideal, unbatched, zero-length link.
+    ``batch_fixed_overhead_ns``) default to an ideal, unbatched, zero-length link. ``delivered``
+    (a :class:`DeliveredPair`, default None) replaces the state a herald delivers, keeping the
+    success probability and the timing.
     """
 
     scheme: str
@@ -138,8 +188,11 @@ class LinkParams:
     batch_check_ns: int = 0
     batch_check_failure_probability: float = 0.0
     batch_fixed_overhead_ns: int = 0
+    delivered: DeliveredPair | None = None
 
     def __post_init__(self) -> None:
+        if self.delivered is not None and not isinstance(self.delivered, DeliveredPair):
+            raise ConfigError(f"heralding link: delivered={self.delivered!r} must be a DeliveredPair or None")
         if self.scheme not in SCHEMES:
             raise ConfigError(f"heralding link: scheme={self.scheme!r} is unknown (choose one of {SCHEMES})")
         for name in ("detection_efficiency", "dark_count_probability", "visibility",
@@ -163,6 +216,11 @@ class LinkParams:
         for name in ("batch_check_ns", "batch_fixed_overhead_ns"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"heralding link: {name}={getattr(self, name)!r} must be >= 0")
+
+    def swapped(self) -> "LinkParams":
+        """The same link described from the peer's side (the two detection efficiencies exchanged)."""
+        peer = self.detection_efficiency if self.peer_detection_efficiency is None else self.peer_detection_efficiency
+        return replace(self, detection_efficiency=peer, peer_detection_efficiency=self.detection_efficiency)
 
     # -- the optical channel ----------------------------------------------------------------------
     @property
@@ -226,6 +284,8 @@ class LinkParams:
         the nodes when both detection efficiencies are equal."""
         if bell not in (BellState.PSI_PLUS, BellState.PSI_MINUS):
             raise ConfigError(f"heralding link: a {self.scheme} herald announces Psi+ or Psi-, not {bell.value}")
+        if self.delivered is not None:
+            return self.delivered.state(bell)
         sign = 1.0 if bell is BellState.PSI_PLUS else -1.0
         if self.scheme == "single-click":
             diag, coherence = self._single_click_weights()

@@ -127,8 +127,8 @@ class MockDevice(QDevice):
     def link_params(self) -> LinkParams:
         """The heralded-link physics this device's config implies."""
 
-    def _on_attempts(self, attempts: int) -> None:
-        """Hook: side effects of ``attempts`` entanglement attempts on the other qubits."""
+    def _on_attempts(self, attempts: int, link: LinkParams) -> None:
+        """Hook: side effects of ``attempts`` entanglement attempts on ``link`` on the other qubits."""
 
     def after_attempt_batch(self, attempts: int, rng: np.random.Generator | None = None) -> str | None:
         """Check the device after a batch of ``attempts`` entanglement attempts (the heralding
@@ -313,6 +313,6 @@ class MockDevice(QDevice):
         self._now = max(self._now, result.end_ns)
         self._last[q] = self._now if result.state_since_ns is None else result.state_since_ns
         if result.attempts:
-            self._on_attempts(result.attempts)
+            self._on_attempts(result.attempts, station.params)
         return Response(instr, result.status, result.start_ns, result.end_ns, attempts=result.attempts,
                         pair_id=result.pair_id, bell_state=result.bell_state, message=result.message)

@@ -38,7 +38,11 @@ class MockIonDevice(MockDevice):
     config: IonConfig
 
     def link_params(self) -> LinkParams:
-        c = self.config
+        return self.link_params_of(self.config)
+
+    @staticmethod
+    def link_params_of(c: IonConfig) -> LinkParams:
+        """The heralded-link physics a configuration implies (no device needed)."""
         return LinkParams(
             "double-click", c.detection_efficiency, c.dark_count_probability, c.visibility, c.attempt_duration_ns,
             peer_detection_efficiency=c.peer_detection_efficiency, emission_fidelity=c.emission_fidelity,

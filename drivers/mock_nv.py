@@ -74,7 +74,11 @@ class MockNVDevice(MockDevice):
         return tuple(range(1, self.config.carbons + 1))
 
     def link_params(self) -> LinkParams:
-        c = self.config
+        return self.link_params_of(self.config)
+
+    @staticmethod
+    def link_params_of(c: NVConfig) -> LinkParams:
+        """The heralded-link physics a configuration implies (no device needed)."""
         return LinkParams(
             c.scheme, c.detection_efficiency, c.dark_count_probability, c.visibility, c.attempt_duration_ns,
             alpha=c.alpha, peer_detection_efficiency=c.peer_detection_efficiency,
@@ -116,8 +120,10 @@ class MockNVDevice(MockDevice):
                                           link.scheme),
         )
 
-    def _on_attempts(self, attempts: int) -> None:
-        bright = self.link_params().bright_populations
+    def _on_attempts(self, attempts: int, link: LinkParams) -> None:
+        # the link's own optics decide how often the electron was bright (on a heterogeneous or
+        # reconfigured link they are not this device's defaults)
+        bright = link.bright_populations
         p = carbon_dephasing_probability(attempts, bright, self.config.carbon_phase_per_reset_rad)
         if p > 0:
             for k in self.carbons:
