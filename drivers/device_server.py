@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import msgpack
 import numpy as np
@@ -39,7 +39,9 @@ class DeviceServer:
     """Per node: a device socket, a timeline socket and a control socket (msgpack maps with ``op``)."""
 
     def __init__(self, world: MockWorld | dict[str, QDevice], host: str = "127.0.0.1",
-                 keys: ServerKeys | None = None) -> None:
+                 keys: ServerKeys | None = None, device_nodes: Iterable[str] | None = None) -> None:
+        """``device_nodes``: the nodes whose device this server drives (default: all); the others reach
+        their device another way (a controller shim to emulated firmware) and get only the timeline."""
         self.world = world if isinstance(world, MockWorld) else None
         self.devices = world.devices if isinstance(world, MockWorld) else dict(world)
         # CURVE needs its own context: its authenticator answers for every socket of the context.
@@ -49,9 +51,11 @@ class DeviceServer:
         self.addresses: dict[str, dict[str, str]] = {}
         self.errors = 0  # requests answered with an error (malformed, refused)
         self._threads: list[threading.Thread] = []
+        served = set(self.devices if device_nodes is None else device_nodes)
         for name, device in self.devices.items():
-            endpoints: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-                "device": lambda req, d=device: self._device_op(d, req)}
+            endpoints: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+            if name in served:
+                endpoints["device"] = lambda req, d=device: self._device_op(d, req)
             if self.world is not None:
                 endpoints["sync"] = lambda req, n=name: self._sync(n, req)
                 endpoints["control"] = lambda req, n=name: self._control(n, req)

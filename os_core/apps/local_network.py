@@ -10,16 +10,22 @@ from typing import Any
 
 import numpy as np
 
-from qnodeos.drivers.mock_network import build_mock_world
-
 from ..network.keys import network_keys
 from ..network.mailbox import Mailbox
 from ..network.service import NodeService
+from ..network.spec import NetworkSpec
 from ..network.timing import NetworkTiming
+from ..network.world import SimulatedWorld
 from ..node import Node
 from .connection import HostDirectory
 
 PLATFORM_FLAVOUR = {"nv": "nv", "trapped_ion": "vanilla"}
+
+
+def flavour_of(device: Any) -> str:
+    """The NetQASM flavour a node's hosts compile for: NV-flavoured subroutines for NV devices,
+    vanilla for the rest (read from the device, so it holds for any driver)."""
+    return PLATFORM_FLAVOUR.get(str(getattr(device.capabilities.platform, "value", "")), "vanilla")
 #: Device sizes for application networks: NetQASM's SDK assumes up to five qubits per node.
 APP_DEVICE_SIZE = {"nv": {"carbons": 4}, "trapped_ion": {"ions": 5}}
 
@@ -33,22 +39,24 @@ def node_seeds(seed: int | None, nodes: list[str]) -> dict[str, int | None]:
 
 
 class LocalNetwork:
-    """Nodes ``nodes`` on ``platform`` mock hardware, all in this process."""
+    """Nodes ``nodes`` on ``platform`` mock hardware — or as ``spec`` describes them (mock or shim
+    nodes, per-link physics) — all in this process."""
 
     def __init__(self, platform: str, nodes: list[str], *, seed: int | None = None, preset: str = "realistic",
                  request_timeout_s: float | None = None, device_config: dict[str, Any] | None = None,
                  node_of_role: dict[str, str] | None = None, secure: bool = True, mailbox_factory: Any = Mailbox,
                  keys: dict[str, Any] | None = None, timing: NetworkTiming | None = None,
-                 wrap_device: Any = None) -> None:
+                 wrap_device: Any = None, spec: NetworkSpec | None = None) -> None:
         if platform not in PLATFORM_FLAVOUR:
             raise ValueError(f"unknown platform {platform!r} (nv or trapped_ion)")
         self.platform = platform
-        self.timing = timing or NetworkTiming()
-        config = dict(APP_DEVICE_SIZE[platform])
-        config.update(device_config or {})
-        self.world = build_mock_world(platform, nodes, seed=seed, preset=preset, bin_ns=self.timing.bin_ns,
-                                      duty=self.timing.duty, **config)
-        self.devices = self.world.devices
+        if spec is None:  # every node on ``platform``'s mock device
+            spec = NetworkSpec.uniform(platform, nodes, {**APP_DEVICE_SIZE[platform], **(device_config or {})})
+        self.spec = spec.for_nodes(nodes)
+        self.timing = timing or self.spec.timing or NetworkTiming()
+        self.simulated = SimulatedWorld(self.spec, seed=seed, preset=preset, timing=self.timing)
+        self.world = self.simulated.mock
+        self.devices = {n: self.simulated.connect(n) for n in nodes}
         if wrap_device is not None:  # tests: put a fault-injecting layer between a node and its device
             self.devices = {n: wrap_device(n, d) for n, d in self.devices.items()}
         self.node_ids = {name: i for i, name in enumerate(nodes)}
@@ -69,8 +77,14 @@ class LocalNetwork:
             for name in nodes
         }
         self.directory = HostDirectory(roles, self.node_ids, self.services,
-                                       {n: PLATFORM_FLAVOUR[platform] for n in nodes})
+                                       {n: flavour_of(self.devices[n]) for n in nodes})
         self._started = False
+
+    @property
+    def shows_states(self) -> bool:
+        """Whether every node's device can show its quantum state (mocks can; a controller shim
+        cannot: the controller protocol carries no states), so applications may inspect states."""
+        return all(hasattr(d, "density_matrix") for d in self.devices.values())
 
     def register_hosts(self, roles: list[str]) -> None:
         """Application roles about to run (before :meth:`start`): each node waits for its hosts."""
@@ -87,7 +101,9 @@ class LocalNetwork:
     def stop(self) -> None:
         for service in self.services.values():
             service.stop()
-        self.world.timeline.leave_all()
+        for name in self.simulated.controllers:  # shims: let go of their links before the firmware stops
+            self.devices[name].close()
+        self.simulated.close()
 
     def __enter__(self) -> "LocalNetwork":
         return self.start()

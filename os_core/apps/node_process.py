@@ -25,7 +25,10 @@ def node_main(spec: dict[str, Any], channel: Any, inherited: list[Any] = ()) -> 
     from qnodeos.network.service import NodeService
     from qnodeos.node import Node
 
+    from qnodeos.network.world import open_device
+
     from .connection import HostDirectory
+    from .local_network import flavour_of
     from .processes import _schedule
     from .runner import bind_netqasm, import_mains, load_app_dir, run_roles
     from .sockets import socket_classes
@@ -38,7 +41,7 @@ def node_main(spec: dict[str, Any], channel: Any, inherited: list[Any] = ()) -> 
         log = open(spec["app_output"], "a", buffering=1)
         os.dup2(log.fileno(), 1)
         sys.stdout = log
-    service = None
+    service = device = None
     payload: dict[str, Any] = {"results": {}, "errors": {}, "stats": {}}
     try:
         mailbox = Mailbox(name, keys=spec.get("keys"))
@@ -48,14 +51,20 @@ def node_main(spec: dict[str, Any], channel: Any, inherited: list[Any] = ()) -> 
             if peer != name:
                 mailbox.connect(peer, address)
         world = spec["world"]
-        device = RemoteQDevice(world["device"], timeout_s=spec.get("device_timeout_s", 30.0), keys=spec["world_keys"])
+        if spec.get("device_access"):  # a shim node: its driver, to the controller the world emulates
+            device = open_device(name, spec["device_access"])
+        else:  # a mock node: its device in the world process
+            device = RemoteQDevice(world["device"], timeout_s=spec.get("device_timeout_s", 30.0),
+                                   keys=spec["world_keys"])
         timeline = RemoteTimeline(name, world["sync"], world["control"], keys=spec["world_keys"])
         node_of_role = spec["node_of_role"]
         service = NodeService(Node(device, name=name), mailbox, spec["node_ids"], coordinator=timeline,
                               schedule=_schedule(spec["schedule"]), timing=spec["timing"], node_of_app=node_of_role,
                               request_timeout_s=spec["request_timeout_s"], seed=spec.get("seed"))
-        directory = HostDirectory(node_of_role, spec["node_ids"], {name: service}, {name: spec["flavour"]})
-        bind_netqasm(directory, *socket_classes(directory, spec["recv_timeout_s"]), simulated=True)
+        directory = HostDirectory(node_of_role, spec["node_ids"], {name: service}, {name: flavour_of(device)})
+        # applications inspect states only where the device shows them (a mock, not a controller shim)
+        bind_netqasm(directory, *socket_classes(directory, spec["recv_timeout_s"]),
+                     simulated=hasattr(device, "density_matrix"))
         app = load_app_dir(spec["app_dir"])
         mains = import_mains(app)
         roles = [r for r in app.roles if node_of_role[r] == name]
@@ -77,3 +86,5 @@ def node_main(spec: dict[str, Any], channel: Any, inherited: list[Any] = ()) -> 
         channel.send(payload)
     if service is not None:
         service.stop()
+    if device is not None:
+        device.close()

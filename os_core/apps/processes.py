@@ -21,6 +21,7 @@ from qnodeos.hal.timeline import LinkSchedule, NetworkSchedule
 
 from ..errors import QNodeOSError
 from ..network.keys import network_keys
+from ..network.spec import NetworkSpec
 from ..network.timing import NetworkTiming
 from . import defaults
 from .local_network import APP_DEVICE_SIZE, PLATFORM_FLAVOUR, node_seeds
@@ -31,36 +32,41 @@ from .supervision import close_inherited, die_with_parent
 _CTX = multiprocessing.get_context("fork")
 
 
-def _world_main(platform: str, nodes: list[str], seed: int | None, preset: str, device_config: dict[str, Any],
-                timing: NetworkTiming, server_keys: Any, channel: Any, parent_ends: list[Any], parent_pid: int) -> None:
+def _world_main(spec: NetworkSpec, seed: int | None, preset: str, timing: NetworkTiming, server_keys: Any,
+                channel: Any, parent_ends: list[Any], parent_pid: int) -> None:
     import sys
 
     from qnodeos.drivers.device_server import DeviceServer
-    from qnodeos.drivers.mock_network import build_mock_world
+
+    from ..network.world import SimulatedWorld
 
     die_with_parent(parent_pid)
     close_inherited(parent_ends)
     sys.setswitchinterval(1e-4)  # its threads mostly wait on sockets: hand over quickly when one wakes
+    world = server = None
     try:
-        world = build_mock_world(platform, nodes, seed=seed, preset=preset, bin_ns=timing.bin_ns, duty=timing.duty,
-                                 **{**APP_DEVICE_SIZE[platform], **device_config})
-        server = DeviceServer(world, keys=server_keys).start()
+        world = SimulatedWorld(spec, seed=seed, preset=preset, timing=timing)
+        server = DeviceServer(world.mock, keys=server_keys, device_nodes=world.mock_nodes).start()
         schedule = {f"{a}|{b}": [s.period_ns, s.bin_ns, s.offset_ns, s.attempt_ns, s.overhead_ns]
-                    for (a, b), s in world.schedule.links.items()}
-        channel.send({"addresses": server.addresses, "schedule": schedule})
+                    for (a, b), s in world.mock.schedule.links.items()}
+        channel.send({"addresses": server.addresses, "schedule": schedule,
+                      "access": {n: world.access(n) for n in spec.nodes}})
     except BaseException as exc:
         channel.send({"error": f"{type(exc).__name__}: {exc}"})
+        if world is not None:
+            world.close()
         return
     try:
         while True:  # serve until the parent says stop or goes away (EOF)
             command = channel.recv()
             if isinstance(command, tuple) and len(command) == 2 and command[0] == "gone":
-                world.timeline.leave(command[1])  # a node process died: its peers must not wait for it
+                world.mock.timeline.leave(command[1])  # a node process died: its peers must not wait for it
             else:
                 break
     except (EOFError, OSError, KeyboardInterrupt):
         pass
     server.close()
+    world.close()
 
 
 def _recv(channel: Any, what: str, deadline: float) -> Any:
@@ -83,16 +89,21 @@ def run_app_dir_processes(path: str | Path, platform: str = defaults.PLATFORM, *
                           request_timeout_s: float | None = defaults.REQUEST_TIMEOUT_S,
                           recv_timeout_s: float = defaults.RECV_TIMEOUT_S, app_output: str | None = None,
                           device_config: dict[str, Any] | None = None, timing: NetworkTiming | None = None,
-                          trace: bool = False, run_dir: Path | None = None) -> AppRun:
+                          trace: bool = False, run_dir: Path | None = None,
+                          network: NetworkSpec | None = None) -> AppRun:
     """Like :func:`qnodeos.apps.runner.run_app_dir`, with a world process and one process per node
-    (``run_dir``: the run's log directory, shared by the nodes)."""
+    (``run_dir``: the run's log directory, shared by the nodes; ``network``: the nodes' drivers and
+    the links' physics; default: every node on ``platform``)."""
     from qnodeos.drivers.world_auth import run_keys
 
     app = load_app_dir(path)
     if platform not in PLATFORM_FLAVOUR:
         raise QNodeOSError(f"unknown platform {platform!r} (nv or trapped_ion)")
-    timing = timing or NetworkTiming()
     nodes = app.nodes
+    if network is None:
+        network = NetworkSpec.uniform(platform, nodes, {**APP_DEVICE_SIZE[platform], **(device_config or {})})
+    network = network.for_nodes(nodes)
+    timing = timing or network.timing or NetworkTiming()
     deadline = time.monotonic() + timeout_s + 30
     procs: list[Any] = []
     parent_ends: list[Any] = []
@@ -101,8 +112,8 @@ def run_app_dir_processes(path: str | Path, platform: str = defaults.PLATFORM, *
     server_keys, client_keys = run_keys(nodes)
     try:
         server = _CTX.Process(target=_world_main, name="qnodeos-world", daemon=True,
-                              args=(platform, nodes, seed, preset, device_config or {}, timing, server_keys,
-                                    server_child, list(parent_ends), os.getpid()))
+                              args=(network, seed, preset, timing, server_keys, server_child, list(parent_ends),
+                                    os.getpid()))
         server.start()
         server_child.close()  # only the child keeps it: its death then reads as EOF here
         procs.append(server)
@@ -116,8 +127,9 @@ def run_app_dir_processes(path: str | Path, platform: str = defaults.PLATFORM, *
         for name in nodes:
             parent_end, child_end = _CTX.Pipe()
             spec = {"node": name, "world": world["addresses"][name], "world_keys": client_keys[name],
+                    "device_access": world["access"][name],
                     "schedule": world["schedule"], "node_ids": node_ids, "node_of_role": app.node_of_role,
-                    "flavour": PLATFORM_FLAVOUR[platform], "app_dir": str(app.path), "overrides": overrides or {},
+                    "app_dir": str(app.path), "overrides": overrides or {},
                     "timeout_s": timeout_s, "request_timeout_s": request_timeout_s, "recv_timeout_s": recv_timeout_s,
                     "seed": seeds[name], "app_output": app_output, "keys": keys[name], "timing": timing,
                     "trace": trace, "parent_pid": os.getpid(),

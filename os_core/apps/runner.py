@@ -22,6 +22,7 @@ from typing import Any, Callable
 import yaml
 
 from ..errors import QNodeOSError
+from ..network.spec import NetworkSpec
 from ..network.timing import NetworkTiming
 from . import defaults
 from .run_logs import new_run_dir, routed_output, write_run
@@ -181,8 +182,8 @@ def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: in
                 recv_timeout_s: float = defaults.RECV_TIMEOUT_S, mode: str = defaults.MODE,
                 app_output: str | None = None, device_config: dict[str, Any] | None = None,
                 timing: NetworkTiming | None = None, trace: bool = False,
-                log_dir: str | Path | None = None) -> AppRun:
-    """Run every role of an application directory on a mock network of ``platform``.
+                log_dir: str | Path | None = None, network: NetworkSpec | str | Path | None = None) -> AppRun:
+    """Run every role of an application directory on a mock network of ``platform``, or on ``network``.
 
     Defaults (``preset="realistic"``, ``mode="processes"``, the time-outs) are those of
     :mod:`qnodeos.apps.defaults`, shared with ``qnodeos run APP_DIR``.
@@ -198,9 +199,16 @@ def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: in
     ``trace``: keep each node's timeline in ``run.traces`` (node name -> trace dict).
     ``log_dir``: write the run's logs to ``<log_dir>/<YYYYmmdd-HHMMSS>/`` with a ``LAST`` link, as
     netqasm does (see :mod:`qnodeos.apps.run_logs`; the timelines are kept); ``run.log_dir`` names it.
+    ``network``: the nodes' drivers, the links' physics and the timing — a
+    :class:`qnodeos.network.spec.NetworkSpec`, or the path of a qnodeos network TOML or a netqasm
+    ``network.yaml``; default: the directory's own ``network.yaml`` if it has one (see
+    :mod:`qnodeos.apps.app_network`); its Generic nodes take ``platform``.
     """
+    from .app_network import app_network
+
     if mode not in ("threads", "processes"):
         raise QNodeOSError(f"unknown mode {mode!r} (threads or processes)")
+    spec = app_network(load_app_dir(path), network, platform=platform, preset=preset, device_config=device_config)
     run_dir = new_run_dir(log_dir) if log_dir is not None else None
     keep = trace or run_dir is not None
     if mode == "processes":
@@ -209,10 +217,10 @@ def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: in
         run = run_app_dir_processes(path, platform, seed=seed, preset=preset, overrides=overrides,
                                     timeout_s=timeout_s, request_timeout_s=request_timeout_s,
                                     recv_timeout_s=recv_timeout_s, app_output=app_output,
-                                    device_config=device_config, timing=timing, trace=keep, run_dir=run_dir)
+                                    timing=timing, trace=keep, run_dir=run_dir, network=spec)
     else:
         run = _run_threads_mode(path, platform, seed, preset, overrides, timeout_s, request_timeout_s,
-                                recv_timeout_s, device_config, timing, keep, run_dir)
+                                recv_timeout_s, spec, timing, keep, run_dir)
     if run_dir is not None:
         write_run(run_dir, run)
         run.log_dir = run_dir
@@ -223,7 +231,7 @@ def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: in
 
 def _run_threads_mode(path: str | Path, platform: str, seed: int | None, preset: str,
                       overrides: dict[str, dict[str, Any]] | None, timeout_s: float,
-                      request_timeout_s: float | None, recv_timeout_s: float, device_config: dict[str, Any] | None,
+                      request_timeout_s: float | None, recv_timeout_s: float, spec: NetworkSpec,
                       timing: NetworkTiming | None, trace: bool, run_dir: Path | None) -> AppRun:
     """Every node in this process (see :func:`run_app_dir`)."""
     from .local_network import LocalNetwork
@@ -231,9 +239,10 @@ def _run_threads_mode(path: str | Path, platform: str, seed: int | None, preset:
     app = load_app_dir(path)
     with _RUN_LOCK:
         network = LocalNetwork(platform, app.nodes, seed=seed, preset=preset, request_timeout_s=request_timeout_s,
-                               node_of_role=app.node_of_role, device_config=device_config, timing=timing)
+                               node_of_role=app.node_of_role, timing=timing, spec=spec)
         try:
-            bind_netqasm(network.directory, *socket_classes(network.directory, recv_timeout_s), simulated=True)
+            bind_netqasm(network.directory, *socket_classes(network.directory, recv_timeout_s),
+                         simulated=network.shows_states)
             mains = import_mains(app)
             network.register_hosts(app.roles)
             network.start()
