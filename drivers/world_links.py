@@ -50,7 +50,7 @@ def link_params(nodes: tuple[str, str], platforms: tuple[str, str], overrides: M
             missing = [k for k in HERALDING_KEYS if k not in values]
             if missing:
                 raise ConfigError(
-                    f"link {name} joins a {platforms[0]} node and a {platforms[1]} node: a heterogeneous link "
+                    f"link {name} joins {_a(platforms[0])} node and {_a(platforms[1])} node: a heterogeneous link "
                     f"needs its own heralding parameters (missing: {', '.join(missing)})")
             return LinkParams(**values)
         if base is None:
@@ -91,6 +91,10 @@ def checked_overrides(name: str, overrides: Mapping[str, Any]) -> dict[str, Any]
             raise ConfigError(f"link {name}: {key}={value!r} must be {want}")
         out[key] = value
     return out
+
+
+def _a(platform: str) -> str:
+    return {"nv": "an NV", "trapped_ion": "a trapped-ion", "ion": "a trapped-ion"}.get(platform, f"a {platform}")
 
 
 def _family(platform: str) -> str:

@@ -27,7 +27,7 @@ PROGRAM_ONLY = {"driver": "--driver", "config": "--config", "flavour": "--flavou
                 "max_instructions": "--max-instructions"}
 APP_ONLY = {"platform": "--platform", "mode": "--mode", "input": "--input", "timeout": "--timeout",
             "request_timeout": "--request-timeout", "recv_timeout": "--recv-timeout", "app_output": "--app-output",
-            "log_dir": "--log-dir", "no_logs": "--no-logs"}
+            "log_dir": "--log-dir", "no_logs": "--no-logs", "network": "--network"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -67,6 +67,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     app = p.add_argument_group("application directories")
     app.add_argument("--platform", choices=defaults.PLATFORMS, help=f"mock hardware (default {defaults.PLATFORM})")
+    app.add_argument("--network", type=Path, metavar="FILE",
+                     help="the network to run on: a qnodeos network TOML (nodes' drivers, links' physics, timing) "
+                          "or a netqasm network.yaml (default: APP_DIR/network.yaml if there is one, else every "
+                          "node on --platform)")
     app.add_argument("--mode", choices=defaults.MODES,
                      help=f"one OS process per node, or all nodes in this one (default {defaults.MODE})")
     app.add_argument("--input", action="append", metavar="ROLE.NAME=VALUE",

@@ -43,6 +43,7 @@ def parse_inputs(items: list[str]) -> dict[str, dict[str, Any]]:
 def run_app(args: argparse.Namespace) -> int:
     import yaml
 
+    from qnodeos.apps.app_network import app_network
     from qnodeos.apps.inputs import check_inputs
     from qnodeos.apps.runner import load_app_dir, run_app_dir
 
@@ -59,6 +60,10 @@ def run_app(args: argparse.Namespace) -> int:
         check_writable(args.trace, "--trace")
     platform = args.platform or defaults.PLATFORM
     mode = args.mode or defaults.MODE
+    try:  # before anything starts: the network file is read and checked here
+        network = app_network(app, args.network, platform=platform, preset=args.preset or defaults.PRESET)
+    except QNodeOSError as exc:
+        raise CommandError(str(exc)) from None
     if getattr(args, "log_level", None):
         _netqasm_log_level(args.log_level)
     with _application_output(args.app_output, args.json, mode) as (stream, file_for_nodes):
@@ -70,13 +75,13 @@ def run_app(args: argparse.Namespace) -> int:
                     timeout_s=args.timeout or defaults.TIMEOUT_S,
                     request_timeout_s=args.request_timeout or defaults.REQUEST_TIMEOUT_S,
                     recv_timeout_s=args.recv_timeout or defaults.RECV_TIMEOUT_S, trace=args.trace is not None,
-                    log_dir=None if args.no_logs else (args.log_dir or app.path / "log"))
+                    log_dir=None if args.no_logs else (args.log_dir or app.path / "log"), network=network)
         except QNodeOSError as exc:
             raise CommandError(str(exc)) from None
     if args.json:
         print(dumps({"results": result.results, "errors": result.errors, "stats": result.stats}))
     else:
-        _print_table(result, f"{app.path.name} on a mock {platform} network ({mode})")
+        _print_table(result, f"{app.path.name} on {network.source} ({mode})")
     if args.trace is not None:  # after the results: a failing write cannot lose them
         _write_network_trace(result, args.trace, app.path.name)
     if result.log_dir is not None:

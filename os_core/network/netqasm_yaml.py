@@ -93,7 +93,7 @@ def translate(data: Any, source: str = "network.yaml", platform: str = "nv") -> 
             raise err(f"{at}.noise_type", f"{noise!r} is not one of {', '.join(NOISE)}")
         fidelity = 1.0 if noise == "NoNoise" else _number(err, f"{at}.fidelity", link["fidelity"], 0.0, 1.0)
         if nodes[a].platform != nodes[b].platform:
-            raise err(at, f"link {a}-{b} joins an {nodes[a].platform} node and an {nodes[b].platform} node: a "
+            raise err(at, f"link {a}-{b} joins a {nodes[a].driver} node and a {nodes[b].driver} node: a "
                           "heterogeneous link needs heralding parameters that network.yaml cannot give (describe "
                           "this network in a qnodeos network TOML)")
         physics = {"delivered": {"kind": NOISE[noise], "fidelity": fidelity}}

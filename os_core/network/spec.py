@@ -120,7 +120,7 @@ class NetworkSpec:
         driver = {"nv": "mock-nv", "trapped_ion": "mock-trapped-ion"}.get(platform)
         if driver is None:
             raise NetworkSpecError(f"unknown platform {platform!r} (nv or trapped_ion)")
-        return cls({n: NodeSpec(n, driver, dict(config or {})) for n in nodes}, source=f"{platform} network")
+        return cls({n: NodeSpec(n, driver, dict(config or {})) for n in nodes}, source=f"a mock {platform} network")
 
     @classmethod
     def load(cls, path: str | Path, *, platform: str = "nv", preset: str = "realistic") -> "NetworkSpec":
@@ -317,7 +317,9 @@ class _Where:
 
     def error(self, at: str, message: str) -> NetworkSpecError:
         text = " ".join(str(message).split())  # one line
-        return NetworkSpecError(f"{self.source}: {at}: {text}" if at else f"{self.source}: {text}")
+        if not at or text.startswith(at):  # the message names the field already
+            return NetworkSpecError(f"{self.source}: {text}")
+        return NetworkSpecError(f"{self.source}: {at}: {text}")
 
     def table(self, value: Any, at: str, known: set[str]) -> None:
         if not isinstance(value, Mapping):
