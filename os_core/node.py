@@ -480,6 +480,7 @@ class Node:
         tick = self.capabilities.tick_ns
         elapsed = self.timebase.now() - (self._start_ns or 0)
         return {"node": self.name, "device": self.capabilities.name, "platform": self.capabilities.platform.value,
+                "driver": getattr(self.device, "driver_name", self.capabilities.name),  # a shim names itself
                 "elapsed_ns": elapsed, "busy_ticks": self.executor.busy_ns // tick,
                 "total_ticks": -(-elapsed // tick), "utilisation": self.utilisation(),
                 "physical_instructions": self.executor.physical_count,

@@ -90,12 +90,15 @@ def mode(request) -> str:
 def run_app(path: Path, platform: str, mode: str, *, seed: int, preset: str = "ideal",
             overrides: dict[str, dict[str, Any]] | None = None, tmp_path: Path | None = None,
             capture: bool = False, logs: bool = False, timeout_s: float = 60.0,
-            request_timeout_s: float | None = None) -> tuple[Any, str]:
+            request_timeout_s: float | None = None, network: Any = None) -> tuple[Any, str]:
     """Run ``path``; assert every role succeeded and no qubit stayed allocated; return (run, what
-    the applications printed (``capture``) or logged through netqasm's logger (``logs``))."""
+    the applications printed (``capture``) or logged through netqasm's logger (``logs``)).
+    ``network``: a network specification to run on instead of ``platform``'s mock network."""
     seed += SEED
     kwargs: dict[str, Any] = dict(seed=seed, preset=preset, overrides=overrides, timeout_s=timeout_s,
                                   request_timeout_s=request_timeout_s, mode=mode)
+    if network is not None:
+        kwargs["network"] = network
     out_file = None
     if (capture and mode != "threads") or logs:
         assert tmp_path is not None
