@@ -300,3 +300,20 @@ def test_shim_network_other_two_node_examples(tmp_path):
     assert (len(outcome.results["client"]["m"]), len(outcome.results["client"]["delta"])) == (4, 3)
     outcome, _ = run(APPS / "multiple_files", shim_network("alice", "bob"), 3800)
     assert outcome.results == {"alice": None, "bob": None}
+
+
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_a_network_of_shim_and_mock_nodes_takes_one_branch(mode):
+    """A mock NV receiver (states visible) with a shim sender (not): the whole network is told no
+    simulator runs, so the receiver does not wait for the simulation-only message the sender would
+    send only in simulation (one answer per network, not per node)."""
+    spec = NetworkSpec({
+        "sender": NodeSpec("sender", "visa-controller", {"timeout": 10.0},
+                           emulator=shim_network("x", "y").nodes["x"].emulator),
+        "receiver": NodeSpec("receiver", "mock-trapped-ion", {"preset": "ideal"})}, source="shim and mock")
+    outcome, _ = run_app(APPS / "teleport", "nv", mode, seed=3900, network=spec,
+                         overrides={"sender": {"theta": math.pi}})
+    assert outcome.results["receiver"] == {"correction1": "Z" if outcome.results["sender"]["m1"] else "None",
+                                           "correction2": "X" if outcome.results["sender"]["m2"] else "None"}
+    assert {n: s["driver"] for n, s in outcome.stats.items()} == {"sender": "visa-controller",
+                                                                   "receiver": "mock-trapped-ion"}

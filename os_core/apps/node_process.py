@@ -62,9 +62,10 @@ def node_main(spec: dict[str, Any], channel: Any, inherited: list[Any] = ()) -> 
                               schedule=_schedule(spec["schedule"]), timing=spec["timing"], node_of_app=node_of_role,
                               request_timeout_s=spec["request_timeout_s"], seed=spec.get("seed"))
         directory = HostDirectory(node_of_role, spec["node_ids"], {name: service}, {name: flavour_of(device)})
-        # applications inspect states only where the device shows them (a mock, not a controller shim)
+        # applications inspect states only where every node's device shows them (mocks, not controller
+        # shims), so that all roles take the same branch
         bind_netqasm(directory, *socket_classes(directory, spec["recv_timeout_s"]),
-                     simulated=hasattr(device, "density_matrix"))
+                     simulated=bool(spec.get("shows_states", True)) and hasattr(device, "density_matrix"))
         app = load_app_dir(spec["app_dir"])
         mains = import_mains(app)
         roles = [r for r in app.roles if node_of_role[r] == name]

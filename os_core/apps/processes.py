@@ -128,6 +128,9 @@ def run_app_dir_processes(path: str | Path, platform: str = defaults.PLATFORM, *
             parent_end, child_end = _CTX.Pipe()
             spec = {"node": name, "world": world["addresses"][name], "world_keys": client_keys[name],
                     "device_access": world["access"][name],
+                    # applications may inspect states only if every node can show them (one answer for
+                    # the whole network, so that peers take the same branch)
+                    "shows_states": all(access is None for access in world["access"].values()),
                     "schedule": world["schedule"], "node_ids": node_ids, "node_of_role": app.node_of_role,
                     "app_dir": str(app.path), "overrides": overrides or {},
                     "timeout_s": timeout_s, "request_timeout_s": request_timeout_s, "recv_timeout_s": recv_timeout_s,
