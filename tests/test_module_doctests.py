@@ -14,6 +14,7 @@ MODULES = [
     "qnodeos.firmware_stubs.stub",
     "qnodeos.firmware_stubs.controller",
     "qnodeos.firmware_stubs.harness",
+    "qnodeos.drivers.world_links",
 ]
 
 
