@@ -29,9 +29,10 @@ _BACKLOG = 1024  # a flood of connects queues in the kernel instead of having it
 class _StubServer:
     """Start/stop plumbing shared by every link kind."""
 
-    def __init__(self, stub: FirmwareStub, name: str, limits: Limits | None) -> None:
+    def __init__(self, stub: FirmwareStub, name: str, limits: Limits | None,
+                 admit: Callable[[socket.socket], bool] | None = None) -> None:
         self.stub = stub
-        self.loop = ServingLoop(name, limits)
+        self.loop = ServingLoop(name, limits, admit)
 
     @property
     def controller(self) -> FirmwareStub:
@@ -63,12 +64,13 @@ class _TCPStubServer(_StubServer):
     session_class: ClassVar[Callable[[FirmwareStub], Session]]
 
     def __init__(self, stub: FirmwareStub, host: str = "127.0.0.1", port: int = 0, *,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, admit: Callable[[socket.socket], bool] | None = None) -> None:
+        """``admit``: see :class:`~.serving.ServingLoop` (default: every loopback connection)."""
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"stub servers bind the loopback interface only, not {host!r}")
         listener = socket.create_server((host, port), backlog=_BACKLOG)
         self.host, self.port = listener.getsockname()[:2]
-        super().__init__(stub, f"tcp-{self.port}", limits)
+        super().__init__(stub, f"tcp-{self.port}", limits, admit)
         self.loop.listen(listener, lambda: self.session_class(stub))
 
     def drop_clients(self) -> None:

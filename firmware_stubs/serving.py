@@ -103,9 +103,13 @@ class _Link:
 class ServingLoop:
     """Serve sessions on listeners and channels from one background thread."""
 
-    def __init__(self, name: str, limits: Limits | None = None) -> None:
+    def __init__(self, name: str, limits: Limits | None = None,
+                 admit: Callable[[socket.socket], bool] | None = None) -> None:
+        """``admit``: called with each accepted connection; False closes it at once (e.g. a
+        :class:`~.admission.ProcessAdmission` that admits only one node's process)."""
         self.name = name
         self.limits = limits or Limits()
+        self.admit = admit
         self._sel = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -231,6 +235,10 @@ class ServingLoop:
             except OSError as exc:  # out of descriptors, or the listener closed: try again next turn
                 log.warning("stub %s: accept failed: %s", self.name, exc)
                 return
+            if self.admit is not None and not self.admit(conn):
+                self.refused += 1
+                conn.close()
+                continue
             if self.open_connections >= self.limits.max_connections and not self._evict_silent():
                 self.refused += 1
                 conn.close()

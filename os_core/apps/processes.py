@@ -45,7 +45,7 @@ def _world_main(spec: NetworkSpec, seed: int | None, preset: str, timing: Networ
     sys.setswitchinterval(1e-4)  # its threads mostly wait on sockets: hand over quickly when one wakes
     world = server = None
     try:
-        world = SimulatedWorld(spec, seed=seed, preset=preset, timing=timing)
+        world = SimulatedWorld(spec, seed=seed, preset=preset, timing=timing, admit_this_process=False)
         server = DeviceServer(world.mock, keys=server_keys, device_nodes=world.mock_nodes).start()
         schedule = {f"{a}|{b}": [s.period_ns, s.bin_ns, s.offset_ns, s.attempt_ns, s.overhead_ns]
                     for (a, b), s in world.mock.schedule.links.items()}
@@ -61,6 +61,10 @@ def _world_main(spec: NetworkSpec, seed: int | None, preset: str, timing: Networ
             command = channel.recv()
             if isinstance(command, tuple) and len(command) == 2 and command[0] == "gone":
                 world.mock.timeline.leave(command[1])  # a node process died: its peers must not wait for it
+            elif isinstance(command, tuple) and len(command) == 2 and command[0] == "admit":
+                for node, pid in command[1].items():  # each emulated controller: only its node's process
+                    world.admit(node, pid)
+                channel.send("admitted")
             else:
                 break
     except (EOFError, OSError, KeyboardInterrupt):
@@ -124,6 +128,7 @@ def run_app_dir_processes(path: str | Path, platform: str = defaults.PLATFORM, *
         keys = network_keys(nodes)  # each node process gets its own secret and its peers' public keys
         seeds = node_seeds(seed, nodes)
         channels = {}
+        node_pids: dict[str, int] = {}
         for name in nodes:
             parent_end, child_end = _CTX.Pipe()
             spec = {"node": name, "world": world["addresses"][name], "world_keys": client_keys[name],
@@ -142,9 +147,13 @@ def run_app_dir_processes(path: str | Path, platform: str = defaults.PLATFORM, *
             proc.start()
             child_end.close()
             procs.append(proc)
+            node_pids[name] = proc.pid
             channels[name] = parent_end
             parent_ends.append(parent_end)
         mailboxes = {n: _recv(c, f"node {n}", deadline)["mailbox"] for n, c in channels.items()}
+        server_end.send(("admit", node_pids))  # before any node reaches its device
+        if _recv(server_end, "world process", deadline) != "admitted":
+            raise QNodeOSError("world process: unexpected answer to the list of node processes")
         for channel in channels.values():
             channel.send({"peers": mailboxes})
         return _collect(app, channels, deadline, lambda node: server_end.send(("gone", node)))

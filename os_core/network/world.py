@@ -11,9 +11,14 @@ What differs between nodes is only how a node reaches its device:
   (:class:`~qnodeos.firmware_stubs.controller.Controller`) that the world serves over that node's mock
   device. The emulated controller reports a simulated clock, so the shim says ``simulated=True`` and
   the node takes part in the world's timeline exactly like a mock node.
+
+The world's device and timeline sockets admit only the run's per-node keys; the controller protocol
+has no authentication of its own (nor has a lab controller's raw socket), so each emulated controller
+admits only its node's process (:mod:`qnodeos.firmware_stubs.admission`).
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from qnodeos.drivers.mock_network import MockWorld, build_mock_world
@@ -28,19 +33,32 @@ class SimulatedWorld:
     :meth:`close` stops them)."""
 
     def __init__(self, spec: NetworkSpec, *, seed: int | None = None, preset: str = "realistic",
-                 timing: NetworkTiming | None = None) -> None:
+                 timing: NetworkTiming | None = None, admit_this_process: bool = True) -> None:
+        """``admit_this_process``: whether this process's own shims may connect to the emulated
+        controllers (nodes in this process); otherwise :meth:`admit` names each node's process."""
         timing = timing or spec.timing or NetworkTiming()
         self.spec = spec
         self.mock: MockWorld = build_mock_world(seed=seed, preset=preset, bin_ns=timing.bin_ns, duty=timing.duty,
                                                 **spec.world_arguments())
         self.controllers: dict[str, Any] = {}  # node -> the server of its emulated controller
+        self._admission: dict[str, Any] = {}
         try:
             for name, node in spec.nodes.items():
                 if node.emulator is not None:
-                    self.controllers[name] = _serve_controller(node.driver, self.mock.devices[name])
+                    from qnodeos.firmware_stubs.admission import ProcessAdmission
+
+                    self._admission[name] = ProcessAdmission({os.getpid()} if admit_this_process else set())
+                    self.controllers[name] = _serve_controller(node.driver, self.mock.devices[name],
+                                                               self._admission[name])
         except BaseException:
             self.close()
             raise
+
+    def admit(self, node: str, pid: int) -> None:
+        """Let process ``pid`` (``node``'s own) reach ``node``'s emulated controller; no other process
+        can (each controller admits only the processes named for it)."""
+        if node in self._admission:
+            self._admission[node].allow(pid)
 
     @property
     def mock_nodes(self) -> list[str]:
@@ -78,10 +96,11 @@ def open_device(node: str, access: dict[str, Any]) -> QDevice:
     return build_device(access["driver"], access["config"], node=node)
 
 
-def _serve_controller(driver: str, device: QDevice) -> Any:
-    """Serve ``device`` through emulated controller firmware on the link ``driver`` speaks."""
+def _serve_controller(driver: str, device: QDevice, admit: Any) -> Any:
+    """Serve ``device`` through emulated controller firmware on the link ``driver`` speaks, to the
+    processes ``admit`` lets in."""
     from qnodeos.firmware_stubs.controller import Controller
     from qnodeos.firmware_stubs.servers import ControllerTCPServer, SocketControllerServer
 
     server_class = {"visa-controller": ControllerTCPServer, "serial-controller": SocketControllerServer}[driver]
-    return server_class(Controller(device)).start()
+    return server_class(Controller(device), admit=admit).start()
