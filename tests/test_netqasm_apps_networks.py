@@ -17,7 +17,8 @@ side) and GHZ-based anonymous transmission along NV-ion-NV-ion. Left out: ``sing
 **Shim-driven networks.** Two nodes, one driven through the VISA shim and one through the serial
 shim, each to the emulated controller firmware (``qnodeos.firmware_stubs``) the world serves over its
 mock trapped-ion device (ideal preset: perfect pairs, so outcomes have exact predictions — the magic
-square is always won, same-basis BB84 bits always agree, blind Grover always finds the item). States
+square is always won, same-basis BB84 bits always agree, blind Grover always finds the item); teleport
+also runs over emulated NV devices (NV-flavoured subroutines through the shims). States
 are not visible through a controller (the protocol carries none), so the applications are told no
 simulator runs and take their hardware branch; the checks are on outcomes. Every two-node example
 runs (``single_node`` has one node); the three- and four-node ones are the mixed network's.
@@ -93,10 +94,10 @@ def mixed_network(kinds: dict[str, str]) -> NetworkSpec:
     return NetworkSpec(nodes, tuple(links), example.timing, source="mixed NV-ion network")
 
 
-def shim_network(visa: str, serial: str) -> NetworkSpec:
+def shim_network(visa: str, serial: str, device: str = "mock-trapped-ion") -> NetworkSpec:
     """``visa`` driven through the VISA shim, ``serial`` through the serial shim, each to emulated
-    firmware over an ideal mock trapped-ion device of one world."""
-    emulator = {"driver": "mock-trapped-ion", "config": {"preset": "ideal"}}
+    firmware over an ideal mock ``device`` of one world."""
+    emulator = {"driver": device, "config": {"preset": "ideal"}}
     return NetworkSpec.from_dict({"nodes": {
         visa: {"driver": "visa-controller", "config": {"timeout": 10.0}, "emulator": emulator},
         serial: {"driver": "serial-controller", "config": {"timeout": 10.0}, "emulator": emulator}}},
@@ -249,9 +250,10 @@ def test_mixed_three_and_four_node_applications(tmp_path):
 def test_shim_network_teleport_takes_the_hardware_branch():
     """Corrections follow the outcomes; no simulator is claimed (states are not visible through a
     controller), so netqasm's teleport receiver returns only its corrections."""
-    spec = shim_network("sender", "receiver")
-    for i, (phi, theta) in enumerate([(0.0, math.pi), (1.2, math.pi / 2)]):
+    for i, (device, phi, theta) in enumerate([("mock-trapped-ion", 0.0, math.pi), ("mock-nv", 1.2, math.pi / 2)]):
+        spec = shim_network("sender", "receiver", device)  # on NV: NV-flavoured subroutines through the shims
         outcome, _ = run(APPS / "teleport", spec, 3000 + i, overrides={"sender": {"phi": phi, "theta": theta}})
+        assert {stats["platform"] for stats in outcome.stats.values()} == {spec.nodes["sender"].platform}
         sender, receiver = outcome.results["sender"], outcome.results["receiver"]
         assert receiver == {"correction1": "Z" if sender["m1"] else "None",
                             "correction2": "X" if sender["m2"] else "None"}
