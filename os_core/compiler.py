@@ -7,6 +7,7 @@ of it runs.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,8 @@ class Op:
 class CompiledSubroutine:
     ops: tuple[Op, ...]
     source: Subroutine
+    flavour: str = "vanilla"  # the NetQASM flavour it was written in (NV: virtual qubit 0 is the electron)
+    needs: Any = None  # what it asks of each virtual qubit (qnodeos.qubit_needs), read once for placement
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -82,7 +85,7 @@ def _int32(value: Any, what: str) -> int:
     return value
 
 
-def compile_subroutine(sub: Subroutine) -> CompiledSubroutine:
+def compile_subroutine(sub: Subroutine, flavour: str = "vanilla") -> CompiledSubroutine:
     """Resolve operands once; raise :class:`ProgramError` naming the first unknown instruction."""
     ops = []
     n = len(sub.instructions)
@@ -102,4 +105,7 @@ def compile_subroutine(sub: Subroutine) -> CompiledSubroutine:
             raise ProgramError(f"line {line} ({instr}): angle denominator exponent {args[-1][1]} is outside "
                                f"0..{MAX_ANGLE_EXPONENT} (the angle is n * pi / 2**d)")
         ops.append(Op(kind, args, instr))
-    return CompiledSubroutine(tuple(ops), sub)
+    from .qubit_needs import analyse
+
+    compiled = CompiledSubroutine(tuple(ops), sub, flavour)
+    return dataclasses.replace(compiled, needs=analyse(compiled))

@@ -28,3 +28,8 @@ class ExecutionError(QNodeOSError):
 
 class DeadlockError(QNodeOSError):
     """A process waits for something that can never happen (no peer, no pending event)."""
+
+
+class QubitsReclaimed(QNodeOSError):
+    """A process held qubits across a host wait longer than the memory policy allows while others
+    waited for them (see :class:`qnodeos.moves.MovePolicy`)."""

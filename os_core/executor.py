@@ -16,8 +16,9 @@ from qnodeos.hal import (Axis, ControlledRotate, Measure, MolmerSorensen, Physic
                          qubits_of)
 
 from .compiler import FIXED_GATES, CompiledSubroutine, Op
-from .errors import ExecutionError, OutOfQubits, PlatformError, QNodeOSError, QubitAccessError
+from .errors import ExecutionError, PlatformError, QNodeOSError, QubitAccessError
 from .memory import QuantumMemory
+from .memory_manager import MemoryManager, QubitWait
 from .process import Process, SubroutineResult, register_label
 from .trace import Trace
 from .translation import Translator
@@ -41,14 +42,6 @@ def _gate_matrix(mnemonic: str) -> Any:
     return cls(reg=Register(RegisterName.Q, 0)).to_matrix()
 
 
-class _WaitForQubit(Exception):
-    """Raised inside a handler when the instruction must wait for a qubit another process holds."""
-
-    def __init__(self, virtual_id: int) -> None:
-        super().__init__(virtual_id)
-        self.virtual_id = virtual_id
-
-
 class NetworkUnavailable:
     """Stand-in network stack for a node without peers: entanglement requests fail clearly."""
 
@@ -69,6 +62,7 @@ class Executor:
         self.memory = memory
         self.trace = trace
         self.network = network or NetworkUnavailable()
+        self.qubits: MemoryManager  # placement and moves; set by the node that owns this executor
         self.translator = Translator(device.capabilities)
         self._gates = {m: _gate_matrix(m) for m in FIXED_GATES}
         self.busy_ns = 0
@@ -124,10 +118,8 @@ class Executor:
             t0 = dev.now_ns
             try:
                 nxt = handlers[op.kind](proc, op, pc)
-            except _WaitForQubit as wait:
-                vid = wait.virtual_id
-                nxt = self._wait(proc, lambda: self.memory.can_allocate(vid),
-                                 f"the communication qubit (virtual id {vid})", pc, retry=True)
+            except QubitWait as wait:  # another process holds what it needs: retried when ready
+                nxt = self._wait(proc, wait.ready, wait.what, pc, retry=True)
             except QNodeOSError as exc:
                 raise type(exc)(self._where(proc, pc, op.instr) + str(exc)) from exc
             except Exception as exc:  # a device or driver failure: still say where it happened
@@ -188,14 +180,12 @@ class Executor:
         try:
             return self.memory.physical(proc.pid, vid)
         except QubitAccessError:
-            if not self.memory.wants_communication(vid):
+            if vid != 0 or not self.qubits.follows_nv_convention(proc.pid):
                 raise
         # NetQASM's NV compiler treats the electron (virtual qubit 0) as the application's own scratch
-        # qubit and routes gates through it without a qalloc: give it to the process on first use, or
-        # make the process wait while another process holds it.
-        if not self.memory.can_allocate(vid):
-            raise _WaitForQubit(vid)
-        phys = self.memory.allocate(proc.pid, vid)
+        # qubit and routes gates through it without a qalloc: give it to the process on first use (the
+        # memory manager may move a waiting process's state off it, or make this process wait).
+        phys = self.qubits.claim_communication(proc, vid)
         proc.scratch_qubits.add(vid)  # released when the subroutine ends (the compiler swaps it back)
         self.execute_physical(self.translator.init(phys))
         self._classical[phys] = 0
@@ -321,15 +311,8 @@ class Executor:
             # NetQASM semantics: a process's virtual qubit ids are 0 .. max_qubits-1
             raise ExecutionError(f"virtual qubit id {vid} is outside this process's {proc.max_qubits} qubits "
                                  f"(it may hold at most {proc.max_qubits})")
-        try:
-            self.memory.allocate(proc.pid, vid)
-            proc.scratch_qubits.discard(vid)
-        except OutOfQubits:
-            if not self.memory.held_by_others(proc.pid, vid):
-                raise  # nobody else can free one: waiting would never end
-            # Another process holds the qubits; wait for one to be freed (retried on wake-up).
-            return self._wait(proc, lambda: self.memory.can_allocate(vid), f"a free qubit for virtual id {vid}", pc,
-                              retry=True)
+        self.qubits.allocate(proc, vid)  # placed by need; QubitWait if others hold what it needs
+        proc.scratch_qubits.discard(vid)
         return pc + 1
 
     def _op_qfree(self, proc: Process, op: Op, pc: int) -> int:
@@ -355,15 +338,22 @@ class Executor:
         self.execute_physical(self.translator.rotate(_AXES[op.kind], angle, q))
         return pc + 1
 
-    def _two_qubit(self, proc: Process, op: Op, pc: int) -> int:
+    def _pair(self, proc: Process, op: Op) -> tuple[int, int]:
+        """The physical qubits of a two-qubit gate's operands, moved next to each other if needed."""
         q0, q1 = self._qubit(proc, op.args[0]), self._qubit(proc, op.args[1])
         if q0 == q1:
             raise ExecutionError("a two-qubit gate needs two different qubits")
+        if self.translator.can_entangle(q0, q1):
+            return q0, q1
+        return self.qubits.operable_pair(proc, self._value(proc, op.args[0]), self._value(proc, op.args[1]), q0, q1)
+
+    def _two_qubit(self, proc: Process, op: Op, pc: int) -> int:
+        q0, q1 = self._pair(proc, op)
         self.execute_physical(self.translator.two_qubit(_TWO_QUBIT_RULE[op.kind], q0, q1))
         return pc + 1
 
     def _controlled_rotation(self, proc: Process, op: Op, pc: int) -> int:
-        q0, q1 = self._qubit(proc, op.args[0]), self._qubit(proc, op.args[1])
+        q0, q1 = self._pair(proc, op)
         angle = self._angle(proc, op.args[2], op.args[3])
         instr = ControlledRotate(q0, q1, _AXES[op.kind], angle)
         if self.device.capabilities.supports(instr):
@@ -375,10 +365,10 @@ class Executor:
 
     def _op_meas(self, proc: Process, op: Op, pc: int) -> int:
         q = self._qubit(proc, op.args[0])
-        proc.regs[op.args[1][1]] = self._measure(q)
+        proc.regs[op.args[1][1]] = self._measure(q, proc)
         return pc + 1
 
-    def _measure(self, q: int) -> int:
+    def _measure(self, q: int, proc: Process | None = None) -> int:
         if self.translator.can_measure(q):
             outcome = int(self.execute_physical((Measure(q),)).outcome)  # type: ignore[arg-type]
             self._classical[q] = outcome
@@ -390,9 +380,12 @@ class Executor:
         keep = None
         if ancilla is None:
             ancilla = next((a for a in ancillas if a in self._classical), None)
+            if ancilla is None:  # a waiting process's state may be moved off one (else wait for one)
+                ancilla = self.qubits.measure_ancilla(proc, q)
             if ancilla is None:
                 return self._measure_by_swap(q, ancillas)
-            keep = self._classical[ancilla]
+            if not self.memory.is_free(ancilla):
+                keep = self._classical[ancilla]
         outcome = int(self.execute_physical(self.translator.measure(q, ancilla)).outcome)  # type: ignore[arg-type]
         if keep is not None and keep != outcome:
             self.execute_physical(self.translator.gate("x", self._gates["x"], ancilla))
@@ -424,7 +417,7 @@ class Executor:
         return pc + 1
 
     def _op_meas_all(self, proc: Process, op: Op, pc: int) -> int:
-        outcomes = [self._measure(q) for q in self._process_qubits(proc)]
+        outcomes = [self._measure(q, proc) for q in self._process_qubits(proc)]
         arr = self._array(proc, op.args[1])
         if len(arr) < len(outcomes):
             raise ExecutionError(f"array @{op.args[1]} holds {len(arr)} entries, need {len(outcomes)}")

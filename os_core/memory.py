@@ -8,6 +8,7 @@ can do everything, any free qubit serves.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from qnodeos.hal import Capabilities, QubitRole
@@ -114,6 +115,31 @@ class QuantumMemory:
             raise OutOfQubits(f"physical qubit {physical} is in use by process {self._owner[physical].pid}")
         self._owner[physical] = QubitOwner(pid, virtual_id)
         vmap[virtual_id] = physical
+
+    def relocate(self, pid: int, virtual_id: int, physical: int) -> int:
+        """Re-map ``pid``'s ``virtual_id`` to the free qubit ``physical`` (its state was moved there);
+        its pair record follows. Returns the qubit it left."""
+        old = self.physical(pid, virtual_id)
+        if physical in self._owner:
+            raise OutOfQubits(f"physical qubit {physical} is in use by process {self._owner[physical].pid}")
+        del self._owner[old]
+        self._owner[physical] = QubitOwner(pid, virtual_id)
+        self._maps[pid][virtual_id] = physical
+        record = self.entanglement.discard(old)
+        if record is not None:
+            self.entanglement.add(dataclasses.replace(record, physical_qubit=physical))
+        return old
+
+    def exchange(self, pid: int, vid_a: int, vid_b: int) -> None:
+        """Swap the physical qubits behind two of ``pid``'s virtual ids (their states were swapped)."""
+        qa, qb = self.physical(pid, vid_a), self.physical(pid, vid_b)
+        vmap = self._maps[pid]
+        vmap[vid_a], vmap[vid_b] = qb, qa
+        self._owner[qa], self._owner[qb] = QubitOwner(pid, vid_b), QubitOwner(pid, vid_a)
+        ra, rb = self.entanglement.discard(qa), self.entanglement.discard(qb)
+        for record, q in ((ra, qb), (rb, qa)):
+            if record is not None:
+                self.entanglement.add(dataclasses.replace(record, physical_qubit=q))
 
     def free_communication_qubit(self) -> int | None:
         """A free communication qubit, if any."""

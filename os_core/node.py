@@ -40,6 +40,8 @@ from .entanglement import EntanglementTable
 from .errors import DeadlockError, ExecutionError, ProgramError, QNodeOSError
 from .executor import PREEMPTED, WAITING, Executor
 from .memory import QuantumMemory
+from .memory_manager import MemoryManager
+from .moves import MovePolicy
 from .node_config import NodeConfig
 from .network_process import NetworkWork, network_process
 from .process import Process, ProcessState, SubroutineResult
@@ -104,7 +106,7 @@ class Node:
                  trace: bool = True, registry: DriverRegistry | None = None, min_fidelity: float = 0.0,
                  network: Any = None, time_slice: int = 100_000, max_instructions: int | None = 50_000_000,
                  max_processes: int = MAX_PROCESSES, finished_history: int | None = None,
-                 trace_rows: int = DEFAULT_MAX_ROWS) -> None:
+                 trace_rows: int = DEFAULT_MAX_ROWS, move_policy: MovePolicy | None = None) -> None:
         if isinstance(driver, str):
             registry = registry or DriverRegistry.load()
             device = registry.build(driver, config, node=name, seed=seed)  # only the options it takes
@@ -117,6 +119,9 @@ class Node:
         self.trace = Trace(trace, max_rows=trace_rows)  # the latest ``trace_rows`` instructions
         self.executor = Executor(device, self.memory, self.trace, network)
         self.translator: Translator = self.executor.translator
+        #: placement by need, moves of waiting states, fair waits for qubits (see qnodeos.memory_manager)
+        self.qubits = MemoryManager(self, move_policy)
+        self.executor.qubits = self.qubits
         self.policy: SchedulingPolicy = policy if policy is not None else PriorityFifo()
         self.timebase: Timebase = (DeviceTimebase(device) if getattr(device, "simulated", False)
                                    else WallClockTimebase())
@@ -171,8 +176,8 @@ class Node:
         key = source if isinstance(source, (str, bytes)) else None
         if key is not None and (flavour, key) in self._compiled:
             return self._compiled[(flavour, key)]  # type: ignore[index]
-        sub = self._parse(source, flavour)
-        compiled = compile_subroutine(sub)
+        sub, used = self._parse(source, flavour)
+        compiled = compile_subroutine(sub, used)
         validate(compiled, self.translator, self.memory)
         if key is not None:
             if len(self._compiled) >= self.COMPILE_CACHE_SIZE:  # hosts sending ever-new programs
@@ -180,29 +185,31 @@ class Node:
             self._compiled[(flavour, key)] = compiled  # type: ignore[index]
         return compiled
 
-    def _parse(self, source: ProgramSource, flavour: str | None) -> Subroutine:
+    def _parse(self, source: ProgramSource, flavour: str | None) -> tuple[Subroutine, str]:
+        """The subroutine and the NetQASM flavour it was read in."""
         if flavour is not None:
-            return load_subroutine(source, flavour)
+            return load_subroutine(source, flavour), flavour
         platform_flavour = _PLATFORM_FLAVOUR.get(self.capabilities.platform.value)
         try:
-            return load_subroutine(source, "vanilla")
+            return load_subroutine(source, "vanilla"), "vanilla"
         except ProgramError as vanilla_error:
             if platform_flavour is None or not isinstance(source, str):
                 raise
             try:
-                return load_subroutine(source, platform_flavour)
+                return load_subroutine(source, platform_flavour), platform_flavour
             except ProgramError:
                 raise vanilla_error from None  # the vanilla reading names the real problem
 
     def submit(self, program: ProgramSource | Sequence[ProgramSource], *, name: str | None = None,
                priority: int = 1, host_delay_ns: int = 0, flavour: str | None = None,
-               max_qubits: int | None = None) -> int:
+               max_qubits: int | None = None, pinned: bool = False) -> int:
         """Start a process running ``program`` (one subroutine or a sequence of them) and return its pid.
 
         Every subroutine is parsed and checked against the platform first: a malformed or impossible
         program raises :class:`ProgramError` / :class:`PlatformError` and no process is created.
         ``host_delay_ns`` is the host-side time between one subroutine's end and the next's arrival
         (classical processing or messages); other processes use the device meanwhile.
+        ``pinned=True``: the OS never moves this process's qubits (see :meth:`pin`).
         """
         if isinstance(program, (str, bytes, Path, Subroutine)):
             sources = [program]
@@ -221,6 +228,8 @@ class Node:
                        host_delay_ns=host_delay_ns, max_qubits=max_qubits, submitted_ns=self.timebase.now())
         self._processes[pid] = proc
         self.trace.process_names[pid] = proc.name
+        if pinned:
+            self.qubits.pin(pid)
         self.policy.push(proc)
         return pid
 
@@ -230,7 +239,7 @@ class Node:
         while True:
             if self.step():
                 continue
-            t = self._timers.next_time()
+            t = self.next_timer_ns()
             if t is None:
                 if self._fail_deadlocked():
                     continue  # failing the stuck ones freed qubits others were waiting for
@@ -249,6 +258,9 @@ class Node:
         if self._start_ns is None:
             self._start_ns = self.timebase.now()
         self._wake()
+        now = self.timebase.now()
+        if self.qubits.due(now) and self.qubits.run_due(now):  # moves and reclaims come first
+            return True
         proc = self.policy.pop()
         if proc is None:
             return False
@@ -256,8 +268,9 @@ class Node:
         return True
 
     def next_timer_ns(self) -> int | None:
-        """Device time of the next timed wake-up, if any."""
-        return self._timers.next_time()
+        """Device time of the next timed wake-up (a process's or the memory manager's), if any."""
+        t, m = self._timers.next_time(), self.qubits.next_time()
+        return t if m is None else (m if t is None else min(t, m))
 
     def waiting(self) -> list[Process]:
         """Processes blocked on a condition (entanglement, a free qubit …)."""
@@ -265,7 +278,7 @@ class Node:
 
     # ---- persistent processes (application hosts) ---------------------------------------------
     def open_process(self, name: str, *, priority: int = 1, max_qubits: int | None = None,
-                     on_subroutine_done: Any = None) -> int:
+                     on_subroutine_done: Any = None, pinned: bool = False) -> int:
         """A process that stays alive between subroutines, fed one at a time by its host."""
         self._check_process_limit()
         pid = self._next_pid
@@ -275,7 +288,18 @@ class Node:
         proc.state = ProcessState.IDLE
         self._processes[pid] = proc
         self.trace.process_names[pid] = name
+        if pinned:
+            self.qubits.pin(pid)
+        self.qubits.on_opened(proc)
         return pid
+
+    def pin(self, pid: int, virtual_ids: Iterable[int] | None = None) -> None:
+        """Pin process ``pid``'s qubits (all, or the given virtual ids): the OS never moves their states
+        (no eviction, no protective or routing move). Others then wait for a pinned qubit instead."""
+        proc = self._lookup(pid)
+        if proc.finished:
+            raise QNodeOSError(f"process {pid} ({proc.name}) has ended")
+        self.qubits.pin(pid, None if virtual_ids is None else list(virtual_ids))
 
     def _check_process_limit(self) -> None:
         live = len(self._processes) - len(self._finished)
@@ -297,6 +321,7 @@ class Node:
         if proc.state is ProcessState.IDLE:
             self._record_wait(proc, "wait: host")
             proc.state = ProcessState.READY
+            self.qubits.on_resumed(proc)
             self.policy.push(proc)
 
     def close_process(self, pid: int, error: Exception | None = None) -> None:
@@ -329,8 +354,11 @@ class Node:
 
     def _wake(self) -> None:
         for proc in self._timers.pop_due(self.timebase.now()):
+            if proc.finished:
+                continue  # ended while it waited (its qubits were reclaimed)
             self._record_wait(proc, "wait: host")
             proc.state = ProcessState.READY
+            self.qubits.on_resumed(proc)
             self.policy.push(proc)
         if self._waiting:
             still = []
@@ -343,6 +371,7 @@ class Node:
                 if ready:
                     self._record_wait(proc, f"wait: {proc.wait_reason or 'an event'}")
                     proc.state, proc.wait_condition = ProcessState.READY, None
+                    self.qubits.on_resumed(proc)
                     self.policy.push(proc)
                 else:
                     still.append(proc)
@@ -364,7 +393,7 @@ class Node:
         if self._start_ns is None:
             self._start_ns = self.timebase.now()
         self._wake()
-        return len(self.policy) > 0
+        return len(self.policy) > 0 or self.qubits.due(self.timebase.now())
 
     def _step(self, proc: Process) -> None:
         if proc.kind == "network":
@@ -373,6 +402,7 @@ class Node:
             return
         if proc.current is None:
             self.executor.start(proc, proc.pending.popleft())
+            self.qubits.on_start(proc)
         try:
             status = self.executor.run(proc, self.time_slice, self.max_instructions)
         except QNodeOSError as exc:
@@ -385,18 +415,21 @@ class Node:
             proc.state = ProcessState.WAITING
             proc.blocked_ns = self.timebase.now()
             self._waiting.append(proc)
+            self.qubits.on_blocked(proc, host=False)
             return
         if proc.on_subroutine_done is not None:
             proc.on_subroutine_done(proc, proc.results[-1])
         if not proc.pending and proc.persistent:
             proc.state = ProcessState.IDLE
             proc.blocked_ns = self.timebase.now()  # waiting for its host's next subroutine
+            self.qubits.on_blocked(proc, host=True)
         elif not proc.pending:
             self._finish(proc, ProcessState.DONE)
         elif proc.host_delay_ns > 0:
             proc.state = ProcessState.WAITING
             proc.blocked_ns = self.timebase.now()
             self._timers.add(self.timebase.now() + proc.host_delay_ns, proc)
+            self.qubits.on_blocked(proc, host=True, known_ns=proc.host_delay_ns)
         else:
             self.policy.push(proc)
 
@@ -413,6 +446,7 @@ class Node:
         proc.current = None
         proc.pending.clear()
         self.memory.free_all(proc.pid)
+        self.qubits.on_finished(proc)
 
     def _forget_read(self) -> None:
         """Drop the oldest finished processes whose results were read, down to ``finished_history``
@@ -488,6 +522,7 @@ class Node:
                 "entangled_pairs": len(self.memory.entanglement),
                 "pairs_below_cutoff": len(self.memory.entanglement.expired(self.timebase.now())),
                 "processes": {p.name: p.state.value for p in self._processes.values()},
+                "memory": self.qubits.stats(),
                 **({"network": self.executor.network.stats()} if hasattr(self.executor.network, "stats") else {})}
 
     def close(self) -> None:

@@ -468,6 +468,23 @@ class EntanglementService:
             out.append(link.standing)
         return out
 
+    def needs_communication_qubit(self, now: int) -> bool:
+        """Whether a link's head request waits for a pair and nothing attempts for it, so a busy
+        communication qubit holds it back (the node's memory manager may then move a waiting state
+        off one). Reads only; reserves nothing."""
+        for link in self._links.values():
+            if link.standing is not None or link.peer in self._gone:
+                continue
+            req = self._head(link, now)
+            if req is None:
+                continue
+            if req.kind != L.TYPE_K:
+                return True
+            vid = self.port.array(req.pid, req.q_array)[req.missing[0]]  # type: ignore[arg-type]
+            if vid is not None and not self.port.owns(req.pid, vid):
+                return True
+        return False
+
     def _pair_target_free(self, req: EprRequest) -> bool:
         """A create-and-keep pair goes to a virtual qubit id the process must not be holding already."""
         if req.kind != L.TYPE_K:
