@@ -29,7 +29,9 @@ def test_corrupt_binary_is_refused(raw):
         node.submit(raw)
 
 
-def test_two_qubit_gate_between_two_carbons_is_refused_before_execution():
+def test_two_qubit_gate_between_two_carbons_is_refused_before_execution_in_the_nv_flavour():
+    """The NV flavour's convention (virtual 0 = electron, others = carbons) makes a gate between
+    virtual qubits 1 and 2 a gate between two carbons, which the device cannot do."""
     program = HEADER + """set Q1 1
 qalloc Q1
 init Q1
@@ -41,11 +43,16 @@ cnot Q1 Q2
     node = make_node("nv")
     before = node.device.now_ns
     with pytest.raises(PlatformError) as err:
-        node.submit(program)
+        node.submit(program.replace("cnot Q1 Q2", "crot_x Q1 Q2 8 4"), flavour="nv")
     message = str(err.value)
-    assert "line 6" in message and "cnot Q1 Q2" in message and "memory" in message
+    assert "line 6" in message and "crot_x Q1 Q2" in message and "memory" in message and "NV flavour" in message
     assert node.device.now_ns == before and node.memory.allocated() == {}
-    # the same program is fine on ions (all-to-all)
+    # a vanilla program is placed freely: the OS puts one of the two on the electron
+    pid = node.submit(program + "x Q1\ncnot Q1 Q2\nmeas Q1 M0\nmeas Q2 M1\nret_reg M0\nret_reg M1\n")
+    node.run()
+    assert node.result(pid).ok, node.result(pid).error
+    assert node.result(pid).registers == {"M0": 1, "M1": 1}
+    # and the same program is fine on ions (all-to-all)
     ion = make_node("ion")
     pid = ion.submit(program)
     ion.run()

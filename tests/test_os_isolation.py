@@ -63,15 +63,19 @@ load R0 @9[R1]
     assert node.memory.allocated() == {}
 
 
-def test_nv_has_one_electron_so_a_second_holder_waits_for_it():
+def test_nv_flavour_holder_of_the_electron_makes_a_second_one_wait_when_pinned():
+    """NV-flavour programs keep the flavour's convention (virtual qubit 0 = the electron). A pinned
+    holder is never moved, so a second NV-flavour process waits for the electron until it is freed."""
     node = make_node("nv")
-    holder = node.submit([HOLD_QUBIT, HEADER + "qfree Q0\n"], host_delay_ns=1_000_000)
-    second = node.submit(X_MEASURE)
+    holder = node.submit([HOLD_QUBIT + "rot_y Q0 8 4\n", HEADER + "qfree Q0\n"], host_delay_ns=1_000_000,
+                         flavour="nv", pinned=True)
+    second = node.submit(X_MEASURE.replace("x Q0", "rot_x Q0 16 4"), flavour="nv")
     node.run()
     first, waiting = node.result(holder), node.result(second)
     assert first.ok and waiting.ok and waiting.registers == {"M0": 1}
     # the second process only got the electron after the holder freed it
     assert waiting.subroutines[0].end_ns > first.subroutines[1].start_ns
+    assert node.stats()["memory"]["moves"] == 0
     assert node.memory.allocated() == {}
 
 
@@ -81,12 +85,18 @@ def test_allocation_that_can_never_succeed_fails_clearly():
     with pytest.raises(OutOfQubits, match="no free communication qubit"):
         node.memory.allocate(2, 0)
     node.memory.free_all(1)
-    # a program asking for more carbons than exist fails instead of waiting forever
+    # a program asking for more qubits than exist fails instead of waiting forever
     program = HEADER + "".join(f"set Q{i} {i}\nqalloc Q{i}\n" for i in range(1, 5))
     pid = node.submit(program)
     node.run()
     result = node.result(pid)
-    assert result.state is ProcessState.FAILED and "no free memory qubit" in result.error
+    assert result.state is ProcessState.FAILED and "no free qubit for virtual id 4" in result.error
+    assert node.memory.allocated() == {}
+    # in the NV flavour, virtual ids other than 0 are carbons: the third one finds none
+    pid = node.submit(program, flavour="nv")
+    node.run()
+    result = node.result(pid)
+    assert result.state is ProcessState.FAILED and "no free memory qubit for virtual id 3" in result.error
     assert node.memory.allocated() == {}
 
 
