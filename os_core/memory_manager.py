@@ -88,6 +88,7 @@ class MemoryManager:
         self._host_known: dict[int, int] = {}  # pid -> known length of that wait (a submitted host delay)
         self._host_estimate: dict[int, float] = {}  # pid -> running mean of its host waits
         self._protect_at: dict[int, int] = {}  # pid -> when to check its waiting states again
+        self._nothing_at: int | None = None  # device time at which due work turned out to be none
 
     # ---- pinning ----------------------------------------------------------------------------------
     def pin(self, pid: int, virtual_ids: Iterable[int] | None = None) -> None:
@@ -381,6 +382,7 @@ class MemoryManager:
         if proc.kind != "user":
             return
         now = self.node.timebase.now()
+        self._nothing_at = None  # a new waiting state: there may be work now
         self._blocked_since[proc.pid] = now
         if host:
             self._host_since[proc.pid] = now
@@ -393,6 +395,7 @@ class MemoryManager:
         """``proc`` is ready again (its wait ended)."""
         pid = proc.pid
         now = self.node.timebase.now()
+        self._nothing_at = None
         since = self._host_since.pop(pid, None)
         if since is not None and now >= since:
             old = self._host_estimate.get(pid)
@@ -403,6 +406,7 @@ class MemoryManager:
 
     def on_finished(self, proc: Process) -> None:
         pid = proc.pid
+        self._nothing_at = None
         for table in (self._waiters, self._blocked_since, self._host_since, self._host_known,
                       self._host_estimate, self._protect_at, self._pinned):
             table.pop(pid, None)  # type: ignore[attr-defined]
@@ -490,10 +494,11 @@ class MemoryManager:
 
     def due(self, now: int) -> bool:
         """Whether memory work is due now (the node runs it before any process)."""
-        if self._protect_at and min(self._protect_at.values()) <= now:
-            return True
-        if self._waiters and any(t <= now for t, _, _ in self._reclaims()):
-            return True
+        if self._nothing_at != now:  # (not looked at this instant already and found nothing to do)
+            if self._protect_at and min(self._protect_at.values()) <= now:
+                return True
+            if self._waiters and any(t <= now for t, _, _ in self._reclaims()):
+                return True
         return self._network_need()
 
     def run_due(self, now: int) -> bool:
@@ -522,6 +527,8 @@ class MemoryManager:
                     f"{(now - since) / 1e6:.3g} ms while process {waiter.pid} ({waiter.name}) waited for one; "
                     f"the hold limit at priority {holder.priority} is {(t - since) / 1e6:.3g} ms (MovePolicy)"))
                 done = True
+        if not done:
+            self._nothing_at = now
         return done
 
     def stats(self) -> dict[str, Any]:
