@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_os.py
 	$(BIN)/python benchmarks/bench_shims.py
+	$(BIN)/python benchmarks/bench_memory.py
 	$(BIN)/python benchmarks/bench_network.py --quick   # builds SimulaQron's venv on first use
 
 clean:

@@ -1,10 +1,11 @@
-"""The quantum memory manager: which process owns which physical qubit, under which virtual id.
+"""The qubit map: which process owns which physical qubit, under which virtual id.
 
 Processes only ever see virtual qubit ids; every access goes through :meth:`QuantumMemory.physical`,
 which refuses ids the process does not own — that is the isolation boundary between applications.
-Allocation honours qubit roles: on NV, virtual qubit 0 of a process is the communication qubit (the
-electron, NetQASM's NV convention) and other ids get memory qubits; on platforms where every qubit
-can do everything, any free qubit serves.
+What goes where, and when a state moves, the memory manager decides
+(:mod:`qnodeos.memory_manager`); this map records it (:meth:`assign`, :meth:`relocate`,
+:meth:`exchange`). :meth:`allocate` without a choice applies NetQASM's NV convention (virtual qubit 0
+= the communication qubit, other ids memory qubits) on devices that have both roles.
 """
 from __future__ import annotations
 
@@ -74,17 +75,6 @@ class QuantumMemory:
         if communication:
             return self._communication, "communication"
         return tuple(q.index for q in self.capabilities.qubits), "any"
-
-    def can_allocate(self, virtual_id: int, communication: bool | None = None) -> bool:
-        """Whether a qubit of the role ``virtual_id`` needs is free right now."""
-        if communication is None:
-            communication = self.wants_communication(virtual_id)
-        return any(p not in self._owner for p in self._pool(communication)[0])
-
-    def held_by_others(self, pid: int, virtual_id: int) -> bool:
-        """Whether some other process holds a qubit of the role ``virtual_id`` needs (so one may free)."""
-        pool = self._pool(self.wants_communication(virtual_id))[0]
-        return any(self._owner[p].pid != pid for p in pool if p in self._owner)
 
     # ---- changes ------------------------------------------------------------------------------
     def allocate(self, pid: int, virtual_id: int, communication: bool | None = None) -> int:

@@ -389,7 +389,7 @@ class MemoryManager:
             if known_ns is not None:
                 self._host_known[proc.pid] = known_ns
         if self.policy.enabled and self.policy.protect and self.memory.qubits_of(proc.pid):
-            self._protect(proc, now, known_ns if host else None, plan=True)
+            self._protect(proc, now, known_ns if host else None)
 
     def on_resumed(self, proc: Process) -> None:
         """``proc`` is ready again (its wait ended)."""
@@ -426,7 +426,7 @@ class MemoryManager:
         need = self._program_needs(proc).qubits.get(0)
         return self.mover.error(dst, src) if need is not None and need.partners else 0.0
 
-    def _protect(self, proc: Process, now: int, known_ns: int | None, plan: bool) -> None:
+    def _protect(self, proc: Process, now: int, known_ns: float | None) -> None:
         """Move ``proc``'s states that pay for it now; remember when the others will (unknown waits)."""
         waited = now - self._blocked_since.get(proc.pid, now)
         next_check = math.inf
@@ -513,7 +513,7 @@ class MemoryManager:
             self._protect_at.pop(pid, None)
             if proc is not None and proc.state in _BLOCKED:
                 moves = self.mover.stats.moves
-                self._protect(proc, now, self._remaining_ns(proc), plan=False)
+                self._protect(proc, now, self._remaining_ns(proc))
                 done = done or self.mover.stats.moves > moves
         if self._waiters:
             for t, holder, waiter in sorted(self._reclaims(), key=lambda item: (item[0], item[1].pid)):

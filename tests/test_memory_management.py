@@ -149,6 +149,37 @@ def test_protective_policy_places_long_held_states_on_carbons():
     assert node.result(pid).ok and "controlled_rotate" not in str(node.trace.entries())
 
 
+def test_protective_moves_wait_for_the_break_even_time_when_the_wait_is_unknown():
+    """``protect=True``: a state left on the electron while the host decides (a persistent process)
+    moves to a carbon once it has waited as long as staying costs what the move costs (rent or buy),
+    not before; a state whose wait is known moves at once when that pays (here: 5 ms of the
+    electron's 13 ms coherence)."""
+    policy = MovePolicy(protect=True)
+    node = Node(MockNVDevice.from_config(seed=1), move_policy=policy)
+    pid = node.open_process("host-driven")
+    node.push_subroutine(pid, NV_HOLD, flavour="nv")
+    node.run(until_ns=100_000)
+    blocked = node.process(pid).results[-1].end_ns
+    error = node.qubits.mover.error(0, 2)
+    wait = policy.break_even_ns(node.qubits.costs, 0, 2, error)
+    assert wait is not None and 0.5e6 < wait < 3e6  # ~1 ms: (1 - exp(-t / 13 ms)) / 2 = the move's ~5 %
+    node.run(until_ns=blocked + int(wait) - 20_000)
+    assert not moves(node) and node.memory.qubits_of(pid) == {0: 0}
+    node.run(until_ns=blocked + int(wait) + 2_000_000)
+    (row,) = moves(node)
+    assert row.start_ns == pytest.approx(blocked + wait, abs=20_000) and "keep its coherence" in row.instruction
+    assert node.memory.qubits_of(pid)[0] in (1, 2)
+    node.push_subroutine(pid, NV_READ, flavour="nv")
+    node.run()
+    assert node.process(pid).results[-1].registers == {"M0": 0}
+    # known wait: moved right after the subroutine, before the host delay runs out
+    node = Node(MockNVDevice.from_config(seed=1), move_policy=policy)
+    held = node.submit([NV_HOLD, NV_READ], host_delay_ns=5_000_000, flavour="nv")
+    node.run()
+    (row,) = moves(node)
+    assert row.start_ns < 100_000 and node.result(held).ok
+
+
 # ---- moves and the NV flavour --------------------------------------------------------------------------
 def test_nv_flavour_programs_keep_their_electron_and_waiting_states_make_room():
     """An NV-flavour program's virtual qubit 0 is the electron. While it waits for its host, another
