@@ -60,6 +60,7 @@ class _Waiter:
     seq: int
     pool: tuple[int, ...]  # the physical qubits that would serve it
     borrow: bool = False  # needs one only for the instruction it runs (reading a qubit through it)
+    evict: bool = False  # a waiting state's move off a qubit of the pool also serves it
 
     @property
     def order(self) -> tuple[int, int, int]:
@@ -199,7 +200,8 @@ class MemoryManager:
             q = self._evict(pool, proc, f"for process {proc.pid}") if self._is_communication(pool) else None
             if q is None:
                 if self._others_hold(pool, proc.pid) or any(self.memory.is_free(p) for p in pool):
-                    raise self._wait(proc, pool, f"a free qubit for virtual id {virtual_id}")
+                    raise self._wait(proc, pool, f"a free qubit for virtual id {virtual_id}",
+                                     evict=self._is_communication(pool))
                 role = ("communication " if self._is_communication(pool) else "memory ") \
                     if proc.pid in self._convention else ""
                 raise OutOfQubits(f"process {proc.pid}: no free {role}qubit for virtual id {virtual_id} "
@@ -214,7 +216,7 @@ class MemoryManager:
         free = self._available(pool, proc)
         q = free[0] if free else self._evict(pool, proc, f"for process {proc.pid}")
         if q is None:
-            raise self._wait(proc, pool, f"the communication qubit (virtual id {virtual_id})")
+            raise self._wait(proc, pool, f"the communication qubit (virtual id {virtual_id})", evict=True)
         self.memory.assign(proc.pid, virtual_id, q)
         self._waiters.pop(proc.pid, None)
         return q
@@ -227,12 +229,13 @@ class MemoryManager:
         return any((o := self.memory.owner_of(q)) is not None and o.pid != pid for q in pool)
 
     # ---- waiting for qubits, in order -------------------------------------------------------------
-    def _wait(self, proc: Process, pool: tuple[int, ...], what: str, borrow: bool = False) -> QubitWait:
+    def _wait(self, proc: Process, pool: tuple[int, ...], what: str, *, borrow: bool = False,
+              evict: bool = False) -> QubitWait:
         w = self._waiters.get(proc.pid)
         if w is None:
-            self._waiters[proc.pid] = _Waiter(proc.pid, proc.priority, next(self._seq), pool, borrow)
+            self._waiters[proc.pid] = _Waiter(proc.pid, proc.priority, next(self._seq), pool, borrow, evict)
         else:
-            w.pool, w.borrow = pool, borrow
+            w.pool, w.borrow, w.evict = pool, borrow, evict
         return QubitWait(what, lambda: self._grantable(proc))
 
     def _grantable(self, proc: Process) -> bool:
@@ -241,7 +244,7 @@ class MemoryManager:
             return True
         if self._available(w.pool, proc):
             return True
-        return any(self._eviction_for(q, proc) is not None for q in w.pool)
+        return w.evict and any(self._eviction_for(q, proc) is not None for q in w.pool)
 
     def waiting_order(self) -> list[int]:
         """Pids waiting for a qubit, in the order they will be served."""
@@ -310,7 +313,7 @@ class MemoryManager:
         comm = set(self.placement.communication)
         owed = self._earmarked(proc)
         options: list[tuple[float, int, str, int, int]] = []
-        blocked = False
+        blocked: list[int] = []  # qubits next to the partner that another process's state keeps
         for vid, src, other in ((v0, q0, q1), (v1, q1, q0)):
             if (conv and vid != 0) or self.pinned(proc.pid, vid) or not self.policy.enabled:
                 continue
@@ -321,7 +324,9 @@ class MemoryManager:
                     continue
                 owner = self.memory.owner_of(t)
                 if owner is None:
-                    if t not in owed:
+                    if t in owed:  # free, but owed to a process that asked before
+                        blocked.append(t)
+                    else:
                         options.append((self.mover.error(src, t), len(options), "move", vid, t))
                 elif owner.pid == proc.pid:
                     if not self.pinned(proc.pid, owner.virtual_id):
@@ -331,10 +336,11 @@ class MemoryManager:
                     options.append((self.mover.error(t, found[2]) + self.mover.error(src, t), len(options),
                                     "evict", vid, t))
                 else:
-                    blocked = True
+                    blocked.append(t)
         if not options:
             if blocked:
-                raise self._wait(proc, self._all, f"a qubit next to virtual id {v1 if conv and v0 == 0 else v0}")
+                raise self._wait(proc, tuple(sorted(set(blocked))), f"a qubit next to virtual qubit {v0} or {v1}",
+                                 evict=True)
             raise PlatformError(f"virtual qubits {v0} and {v1} are on qubits {q0} and {q1}, which share no "
                                 "two-qubit gate, and neither can be moved next to the other "
                                 "(pinned, or no free qubit)")
@@ -363,7 +369,8 @@ class MemoryManager:
         if q is not None:
             return q
         if self._others_hold(ancillas, proc.pid):
-            raise self._wait(proc, ancillas, f"a measurable qubit to read qubit {qubit} through", borrow=True)
+            raise self._wait(proc, ancillas, f"a measurable qubit to read qubit {qubit} through", borrow=True,
+                             evict=True)
         return None
 
     # ---- the node's hooks -------------------------------------------------------------------------
