@@ -36,7 +36,8 @@ def table() -> dict:
 KNOWN_GAPS = {
     ("qnodeos-nv-2025", "teleportation fidelity, 6 cardinal states (netqasm's teleport example)"):
         "with QNodeOS's host and classical latencies on the timeline, the receiver's electron waits ~4 ms "
-        "for the corrections against 13 ms coherence; needs the OS to move it into a carbon (issue 16)",
+        "for the corrections against 13 ms coherence (0.61-0.63); moving it into a carbon while it waits "
+        "(MovePolicy(protect=True), off by default) gives 0.63-0.66, still short of 0.702(11)",
 }
 
 
