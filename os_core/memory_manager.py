@@ -12,12 +12,12 @@ id); this manager decides what goes where, and when a state moves:
   two-qubit gate the two qubits cannot do where they are (a *routing* move: the NV flavour's virtual
   qubit 0 goes back to the electron). The :class:`~qnodeos.moves.MovePolicy` decides which moves are
   worth their fidelity cost; pinned qubits never move.
-- **Fair waits**: a process that must wait for a qubit joins a queue ordered by priority, then by
-  arrival; a free qubit goes to the first waiter it can serve, and a running process cannot take a
-  qubit an earlier waiter is owed. Within a priority, a process that needs a qubit only for the one
-  instruction it runs (reading a carbon through the electron) is served before those that will hold
-  one: lending it delays them by one instruction, while the reverse would delay the reader by a
-  whole hold (often a host round trip). A process whose silent host keeps others waiting for its qubits
+- **Fair waits** (:mod:`qnodeos.qubit_queue`): a process that must wait for a qubit joins a queue
+  ordered by priority, then by arrival; a free qubit goes to the first waiter it can serve, and a
+  running process cannot take a qubit an earlier waiter is owed. Within a priority, a process that
+  needs a qubit only for the one instruction it runs (reading a carbon through the electron) is
+  served before those that will hold one: lending it delays them by one instruction, while the
+  reverse would delay the reader by a whole hold (often a host round trip). A process whose silent host keeps others waiting for its qubits
   longer than the policy's hold limit is ended (:class:`~qnodeos.errors.QubitsReclaimed`).
 
 The executor calls :meth:`allocate`, :meth:`claim_communication`, :meth:`operable_pair` and
@@ -26,9 +26,7 @@ moves, evictions the network stack needs, reclaims) as part of its scheduling.
 """
 from __future__ import annotations
 
-import itertools
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .errors import OutOfQubits, PlatformError, QubitsReclaimed
@@ -37,6 +35,7 @@ from .placement import Placement
 from .process import Process, ProcessState
 from .qubit_costs import CostModel
 from .qubit_needs import SubroutineNeeds, VirtualNeeds, merge
+from .qubit_queue import QubitQueue
 
 if TYPE_CHECKING:
     from .node import Node
@@ -53,20 +52,6 @@ class QubitWait(Exception):
         self.ready = ready
 
 
-@dataclass
-class _Waiter:
-    pid: int
-    priority: int
-    seq: int
-    pool: tuple[int, ...]  # the physical qubits that would serve it
-    borrow: bool = False  # needs one only for the instruction it runs (reading a qubit through it)
-    evict: bool = False  # a waiting state's move off a qubit of the pool also serves it
-
-    @property
-    def order(self) -> tuple[int, int, int]:
-        return (self.priority, 0 if self.borrow else 1, self.seq)
-
-
 class MemoryManager:
     """Placement, moves and qubit waits of one node (see the module docstring)."""
 
@@ -80,8 +65,7 @@ class MemoryManager:
         self.placement = Placement(self.costs)
         self.mover = Mover(node.executor, node.memory, node.trace, self.costs)
         self._all = tuple(q.index for q in node.capabilities.qubits)
-        self._waiters: dict[int, _Waiter] = {}
-        self._seq = itertools.count()
+        self.queue = QubitQueue(node.memory)
         self._convention: set[int] = set()  # pids of NV-flavour programs
         self._pinned: dict[int, set[int] | None] = {}  # pid -> pinned virtual ids (None: all of them)
         self._blocked_since: dict[int, int] = {}
@@ -133,29 +117,8 @@ class MemoryManager:
             return self.placement.convention_pool(virtual_id)
         return self._all
 
-    def _key(self, proc: Process) -> tuple[float, float, float]:
-        w = self._waiters.get(proc.pid)
-        return w.order if w is not None else (proc.priority, 1, math.inf)
-
-    def _earmarked(self, proc: Process | None) -> set[int]:
-        """Free qubits owed to waiters ahead of ``proc`` (all waiters for None): each waiter, in
-        order, is owed one free qubit of its pool."""
-        if not self._waiters:
-            return set()
-        mine = self._key(proc) if proc is not None else (math.inf, math.inf, math.inf)
-        taken: set[int] = set()
-        for w in sorted(self._waiters.values(), key=lambda w: w.order):
-            if proc is not None and w.pid == proc.pid or w.order >= mine:
-                continue
-            for q in w.pool:
-                if q not in taken and self.memory.is_free(q):
-                    taken.add(q)
-                    break
-        return taken
-
     def _available(self, pool: Iterable[int], proc: Process | None) -> list[int]:
-        owed = self._earmarked(proc)
-        return [q for q in pool if self.memory.is_free(q) and q not in owed]
+        return self.queue.available(pool, proc)
 
     def _choose(self, proc: Process, virtual_id: int, free: list[int]) -> int:
         """The best of ``free`` for ``virtual_id``, planning the program's other qubits alongside: the
@@ -207,7 +170,7 @@ class MemoryManager:
                 raise OutOfQubits(f"process {proc.pid}: no free {role}qubit for virtual id {virtual_id} "
                                   f"({len(pool)} such qubits, all in use)")
         self.memory.assign(proc.pid, virtual_id, q)
-        self._waiters.pop(proc.pid, None)
+        self.queue.leave(proc.pid)
         return q
 
     def claim_communication(self, proc: Process, virtual_id: int) -> int:
@@ -218,7 +181,7 @@ class MemoryManager:
         if q is None:
             raise self._wait(proc, pool, f"the communication qubit (virtual id {virtual_id})", evict=True)
         self.memory.assign(proc.pid, virtual_id, q)
-        self._waiters.pop(proc.pid, None)
+        self.queue.leave(proc.pid)
         return q
 
     def _is_communication(self, pool: tuple[int, ...]) -> bool:
@@ -231,15 +194,11 @@ class MemoryManager:
     # ---- waiting for qubits, in order -------------------------------------------------------------
     def _wait(self, proc: Process, pool: tuple[int, ...], what: str, *, borrow: bool = False,
               evict: bool = False) -> QubitWait:
-        w = self._waiters.get(proc.pid)
-        if w is None:
-            self._waiters[proc.pid] = _Waiter(proc.pid, proc.priority, next(self._seq), pool, borrow, evict)
-        else:
-            w.pool, w.borrow, w.evict = pool, borrow, evict
+        self.queue.join(proc, pool, borrow=borrow, evict=evict)
         return QubitWait(what, lambda: self._grantable(proc))
 
     def _grantable(self, proc: Process) -> bool:
-        w = self._waiters.get(proc.pid)
+        w = self.queue.get(proc.pid)
         if w is None:
             return True
         if self._available(w.pool, proc):
@@ -248,7 +207,7 @@ class MemoryManager:
 
     def waiting_order(self) -> list[int]:
         """Pids waiting for a qubit, in the order they will be served."""
-        return [w.pid for w in sorted(self._waiters.values(), key=lambda w: w.order)]
+        return [w.pid for w in self.queue.in_order()]
 
     # ---- evictions --------------------------------------------------------------------------------
     def _evictable(self, owner_pid: int, virtual_id: int, requester: Process | None) -> Process | None:
@@ -311,7 +270,7 @@ class MemoryManager:
             return q0, q1
         conv = proc.pid in self._convention
         comm = set(self.placement.communication)
-        owed = self._earmarked(proc)
+        owed = self.queue.owed(proc)
         options: list[tuple[float, int, str, int, int]] = []
         blocked: list[int] = []  # qubits next to the partner that another process's state keeps
         for vid, src, other in ((v0, q0, q1), (v1, q1, q0)):
@@ -355,7 +314,7 @@ class MemoryManager:
                 self.mover.move(found[0], found[1], found[2], f"for process {proc.pid}")
             self.mover.move(proc, vid, target, reason)
         vmap = self.memory.qubits_of(proc.pid)
-        self._waiters.pop(proc.pid, None)
+        self.queue.leave(proc.pid)
         return vmap[v0], vmap[v1]
 
     def measure_ancilla(self, proc: Process | None, qubit: int) -> int | None:
@@ -414,7 +373,8 @@ class MemoryManager:
     def on_finished(self, proc: Process) -> None:
         pid = proc.pid
         self._nothing_at = None
-        for table in (self._waiters, self._blocked_since, self._host_since, self._host_known,
+        self.queue.leave(pid)
+        for table in (self._blocked_since, self._host_since, self._host_known,
                       self._host_estimate, self._protect_at, self._pinned):
             table.pop(pid, None)  # type: ignore[attr-defined]
         self._convention.discard(pid)
@@ -474,7 +434,7 @@ class MemoryManager:
         """(deadline, holder, waiter): a silent host's process keeps a waiter from its qubits."""
         out: list[tuple[int, Process, Process]] = []
         procs = self.node._processes
-        for w in self._waiters.values():
+        for w in self.queue.in_order():
             waiter = procs.get(w.pid)
             if waiter is None or waiter.finished:
                 continue
@@ -495,7 +455,7 @@ class MemoryManager:
     def next_time(self) -> int | None:
         """Device time of the next piece of memory work (None: nothing scheduled)."""
         times = list(self._protect_at.values())
-        if self._waiters:
+        if self.queue:
             times += [t for t, _, _ in self._reclaims()]
         return min(times) if times else None
 
@@ -504,7 +464,7 @@ class MemoryManager:
         if self._nothing_at != now:  # (not looked at this instant already and found nothing to do)
             if self._protect_at and min(self._protect_at.values()) <= now:
                 return True
-            if self._waiters and any(t <= now for t, _, _ in self._reclaims()):
+            if self.queue and any(t <= now for t, _, _ in self._reclaims()):
                 return True
         return self._network_need()
 
@@ -522,7 +482,7 @@ class MemoryManager:
                 moves = self.mover.stats.moves
                 self._protect(proc, now, self._remaining_ns(proc))
                 done = done or self.mover.stats.moves > moves
-        if self._waiters:
+        if self.queue:
             for t, holder, waiter in sorted(self._reclaims(), key=lambda item: (item[0], item[1].pid)):
                 if t > now or holder.finished:
                     continue
@@ -541,4 +501,4 @@ class MemoryManager:
     def stats(self) -> dict[str, Any]:
         s = self.mover.stats
         return {"moves": s.moves, "move_fidelity_cost": round(s.fidelity_cost, 6), "move_busy_ns": s.busy_ns,
-                "reclaimed": s.reclaimed, "waiting_for_qubits": len(self._waiters)}
+                "reclaimed": s.reclaimed, "waiting_for_qubits": len(self.queue)}
