@@ -29,9 +29,10 @@ class HostState(str, enum.Enum):
 class Reply:
     """The answer to one host request: a value or an error, and when it reached the host."""
 
-    __slots__ = ("done", "value", "error", "at_ns", "waiter", "__weakref__")
+    __slots__ = ("done", "value", "error", "at_ns", "waiter", "host", "__weakref__")
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "") -> None:
+        self.host = host  # the host that asked
         self.done = False
         self.value: Any = None
         self.error: BaseException | None = None

@@ -25,6 +25,7 @@ from ..errors import QNodeOSError
 from ..network.spec import NetworkSpec
 from ..network.timing import NetworkTiming
 from . import defaults
+from .connection import HostDirectory
 from .run_logs import new_run_dir, routed_output, write_run
 from .simulation import report_simulator
 from .sockets import socket_classes
@@ -226,6 +227,37 @@ def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: in
         run.log_dir = run_dir
         if not trace:
             run.traces = {}
+    return run
+
+
+def run_app_on_nodes(path: str | Path, services: dict[str, Any], *,
+                     overrides: dict[str, dict[str, Any]] | None = None, timeout_s: float = defaults.TIMEOUT_S,
+                     recv_timeout_s: float = defaults.RECV_TIMEOUT_S, log_dir: str | Path | None = None) -> AppRun:
+    """Run an application directory's hosts in this process against nodes that already run as
+    services (``services``: node name -> :class:`qnodeos.network.host_link.RemoteNodeService`, or any
+    object with the node service's host API). Each role's host introduces itself to its node, then runs
+    unchanged; the nodes keep running afterwards."""
+    app = load_app_dir(path)
+    missing = sorted({app.node_of_role[r] for r in app.roles} - set(services))
+    if missing:
+        raise QNodeOSError(f"{app.path}: roles placed on node(s) {missing} that are not among the served nodes "
+                           f"{sorted(services)}")
+    run_dir = new_run_dir(log_dir) if log_dir is not None else None
+    with _RUN_LOCK:
+        info = {role: services[app.node_of_role[role]].register_host(role) for role in app.roles}
+        first = next(iter(info.values()))
+        directory = HostDirectory(app.node_of_role, dict(first["node_ids"]), services,
+                                  {i["node"]: i["flavour"] for i in info.values()})
+        try:
+            bind_netqasm(directory, *socket_classes(directory, recv_timeout_s), simulated=True)
+            mains = import_mains(app)
+            run = run_roles(app, mains, overrides=overrides, timeout_s=timeout_s, log_dir=run_dir,
+                            on_end=lambda role: services[app.node_of_role[role]].host_done(role))
+        finally:
+            report_simulator(False)
+    if run_dir is not None:
+        write_run(run_dir, run)
+        run.log_dir = run_dir
     return run
 
 

@@ -24,6 +24,7 @@ import math
 import threading
 import time
 import weakref
+from collections import deque
 from typing import Any, Callable
 
 from qnodeos.hal.timeline import Delivery, Grant, LeftNetwork, NetworkSchedule, SyncReport, TimeCoordinator
@@ -85,6 +86,7 @@ class NodeService:
         self.late_messages = 0
         self.grants = 0
         self._calls = itertools.count(1)
+        self._history: deque[tuple[int, float]] = deque(maxlen=self.HISTORY)
         self._act_lock = threading.RLock()  # held while the node acts; snapshot() reads under it
         self._stop = threading.Event()
         self._sync_lock = threading.Lock()
@@ -301,7 +303,7 @@ class NodeService:
         """Run ``fn`` on the QNPU when the host's message arrives; the answer travels back."""
         h = self.hosts.get(host)
         lat = self.timing.host_of(self.name)
-        reply = Reply()
+        reply = Reply(host)
         self._outstanding.add(reply)
         arrive = h.clock_ns + (lat.submit_ns if latency else 0)
 
@@ -329,6 +331,13 @@ class NodeService:
     def host_done(self, name: str) -> None:
         self.hosts.finish(name)
 
+    def host_gone(self, name: str, why: str) -> None:
+        """A remote host vanished: it is done, and whatever it waited for is answered with ``why``."""
+        self.hosts.finish(name)
+        for reply in list(self._outstanding):
+            if reply.host == name:
+                self.hosts.answer(reply, self._grant_now, error=ConnectionError(why))
+
     def open_app(self, host: str, name: str, max_qubits: int | None = None) -> int:
         return self._request(host, "registering its application",
                              lambda: self.node.open_process(name, max_qubits=max_qubits,
@@ -348,6 +357,21 @@ class NodeService:
         view, not a message)."""
         return self._request(host, "reading a qubit state", fn, latency=False)
 
+    def qubit_state(self, host: str, pid: int, virtual_id: int, reduced: bool = True) -> Any:
+        """The density matrix of process ``pid``'s qubit ``virtual_id`` (with every qubit it shares a
+        register with, unless ``reduced``); None where the device cannot show states."""
+        def read() -> Any:
+            node = self.node
+            phys = node.memory.physical(pid, virtual_id)
+            device = node.device
+            if not hasattr(device, "density_matrix"):
+                return None
+            if reduced or not hasattr(device, "joint_density_matrix"):
+                return device.density_matrix([phys])
+            return device.joint_density_matrix(phys)
+
+        return self.read_state(host, read)
+
     def run_subroutine(self, host: str, pid: int, source: Any, flavour: str | None = None) -> SubroutineResult:
         """Send one subroutine for ``pid`` and wait for its result (raises the process's error)."""
         return self.wait_subroutine(host, self.send_subroutine(host, pid, source, flavour))
@@ -360,7 +384,7 @@ class NodeService:
         """Send one subroutine for ``pid`` (stamped with the host's clock); its result comes later."""
         h = self.hosts.get(host)
         lat = self.timing.host_of(self.name)
-        reply = Reply()
+        reply = Reply(host)
         self._outstanding.add(reply)
 
         def arrive() -> None:
@@ -419,7 +443,8 @@ class NodeService:
         peers = ", ".join(sorted({k[1] for k in keys}))
         if not block:
             raise RuntimeError(f"{app}: no message from {peers} waiting")
-        reply = Reply()
+        reply = Reply(app)
+        self._outstanding.add(reply)
         self.sockets.wait(keys, reply)
         if timeout_s is not None:
             due = host.clock_ns + int(timeout_s * 1e9)
@@ -538,6 +563,47 @@ class NodeService:
             self.hosts.answer(reply, self._grant_now, error=error)
 
     # ---- stats -----------------------------------------------------------------------------------
+    #: samples of (device time, utilisation) kept for the dashboard
+    HISTORY = 600
+    #: trace rows shown by the dashboard
+    RECENT_ROWS = 200
+
+    def dashboard_state(self) -> dict[str, Any]:
+        """What a dashboard shows of this node, as plain data (see docs/services.md): its processes, its
+        entanglement table, its utilisation over time, its links' schedules and their use, and the
+        latest timeline rows."""
+        def read() -> dict[str, Any]:
+            node = self.node
+            now = node.device.now_ns
+            utilisation = node.utilisation()
+            history = self._history
+            if not history or history[-1][0] != now:
+                history.append((now, utilisation))
+            procs = []
+            for p in node.processes():
+                procs.append({"pid": p.pid, "name": p.name, "state": p.state.value, "priority": p.priority,
+                              "qubits": sorted(node.memory.qubits_of(p.pid).values()),
+                              "waiting_for": p.wait_reason if p.state.value == "waiting" else "",
+                              "error": None if p.error is None else str(p.error)})
+            table = []
+            for r in node.memory.entanglement.records():
+                table.append({"qubit": r.physical_qubit, "peer": r.remote_node, "pair_id": r.pair_id,
+                              "age_ns": now - r.created_ns, "fidelity": round(r.fidelity_at(now), 6)})
+            links = []
+            for link in self.egp._links.values():
+                sched = link.schedule
+                links.append({"peer": link.peer, "period_ns": sched.period_ns, "bin_ns": sched.bin_ns,
+                              "offset_ns": sched.offset_ns, "next_bin_ns": sched.next_bin_start(now),
+                              "attempting": link.standing is not None, "queued_requests": len(link.queue)})
+            rows = node.trace.entries()[-self.RECENT_ROWS:]
+            return {"node": self.name, "device_ns": now, "utilisation": utilisation,
+                    "utilisation_history": list(history), "processes": procs, "entanglement": table,
+                    "links": links, "network": self.egp.stats(), "grants": self.grants,
+                    "hosts": [{"name": h.name, "state": h.state.value, "clock_ns": h.clock_ns}
+                              for h in self.hosts.hosts()],
+                    "timeline": [e.to_dict() for e in rows]}
+        return self.snapshot(read)
+
     def stats(self) -> dict[str, Any]:
         def read() -> dict[str, Any]:
             out = self.node.stats()
