@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 import threading
+import time
 from typing import Any, Callable, Iterable
 
 import msgpack
@@ -39,9 +40,14 @@ class DeviceServer:
     """Per node: a device socket, a timeline socket and a control socket (msgpack maps with ``op``)."""
 
     def __init__(self, world: MockWorld | dict[str, QDevice], host: str = "127.0.0.1",
-                 keys: ServerKeys | None = None, device_nodes: Iterable[str] | None = None) -> None:
+                 keys: ServerKeys | None = None, device_nodes: Iterable[str] | None = None,
+                 endpoints: dict[str, dict[str, str]] | None = None, liveness_s: float | None = None) -> None:
         """``device_nodes``: the nodes whose device this server drives (default: all); the others reach
-        their device another way (a controller shim to emulated firmware) and get only the timeline."""
+        their device another way (a controller shim to emulated firmware) and get only the timeline.
+        ``endpoints``: fixed addresses per node and socket (``device``, ``sync``, ``control``; default:
+        free ports on ``host``). ``liveness_s``: a node that has said it is alive (``alive`` on its
+        control socket) and then stays silent this long has left (its process died): its peers stop
+        waiting for it."""
         self.world = world if isinstance(world, MockWorld) else None
         self.devices = world.devices if isinstance(world, MockWorld) else dict(world)
         # CURVE needs its own context: its authenticator answers for every socket of the context.
@@ -51,22 +57,27 @@ class DeviceServer:
         self.addresses: dict[str, dict[str, str]] = {}
         self.errors = 0  # requests answered with an error (malformed, refused)
         self._threads: list[threading.Thread] = []
+        self._liveness_s = liveness_s
+        #: the network schedule as plain data (link "a|b" -> period, bin, offset, attempt, overhead),
+        #: for nodes that ask for it (served networks)
+        self.schedule: dict[str, list[int]] = {}
+        self._alive: dict[str, float] = {}  # node -> when it last said it is alive
         served = set(self.devices if device_nodes is None else device_nodes)
         for name, device in self.devices.items():
-            endpoints: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+            handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
             if name in served:
-                endpoints["device"] = lambda req, d=device: self._device_op(d, req)
+                handlers["device"] = lambda req, d=device: self._device_op(d, req)
             if self.world is not None:
-                endpoints["sync"] = lambda req, n=name: self._sync(n, req)
-                endpoints["control"] = lambda req, n=name: self._control(n, req)
+                handlers["sync"] = lambda req, n=name: self._sync(n, req)
+                handlers["control"] = lambda req, n=name: self._control(n, req)
             self.addresses[name] = {}
-            for role, handler in endpoints.items():
+            for role, handler in handlers.items():
                 sock = self._ctx.socket(zmq.REP)
                 sock.setsockopt(zmq.LINGER, 0)
                 sock.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)
                 if self._auth is not None:
                     self._auth.serve(sock, name)
-                sock.bind(f"tcp://{host}:*")
+                sock.bind((endpoints or {}).get(name, {}).get(role) or f"tcp://{host}:*")
                 self.addresses[name][role] = sock.getsockopt_string(zmq.LAST_ENDPOINT)
                 self._threads.append(threading.Thread(target=self._serve, args=(sock, handler), daemon=True,
                                                       name=f"world-{role}-{name}"))
@@ -79,7 +90,17 @@ class DeviceServer:
     def start(self) -> "DeviceServer":
         for t in self._threads:
             t.start()
+        if self._liveness_s is not None and self.world is not None:
+            threading.Thread(target=self._watch_liveness, name="world-liveness", daemon=True).start()
         return self
+
+    def _watch_liveness(self) -> None:
+        while not self._stop.wait(min(1.0, self._liveness_s / 4)):  # type: ignore[operator]
+            now = time.monotonic()
+            for node, seen in list(self._alive.items()):
+                if now - seen > self._liveness_s:  # type: ignore[operator]
+                    del self._alive[node]
+                    self.world.timeline.leave(node)  # type: ignore[union-attr]
 
     def _serve(self, sock: zmq.Socket, handler: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
         poller = zmq.Poller()
@@ -147,8 +168,13 @@ class DeviceServer:
         return {"grant": grant_to_wire(grant)}
 
     def _control(self, node: str, request: dict[str, Any]) -> dict[str, Any]:
-        if request.get("node") != node or request.get("op") not in ("leave", "wake", "sent"):
-            raise ValueError("this socket serves 'leave', 'wake' and 'sent' for its own node only")
+        if request.get("node") != node or request.get("op") not in ("leave", "wake", "sent", "alive", "schedule"):
+            raise ValueError("this socket serves 'leave', 'wake', 'sent', 'alive' and 'schedule' for its own node only")
+        if request["op"] == "alive":
+            self._alive[node] = time.monotonic()
+            return {}
+        if request["op"] == "schedule":
+            return {"schedule": self.schedule}
         if request["op"] == "wake":
             return {"now": self.world.timeline.wake(node)}  # type: ignore[union-attr]
         if request["op"] == "sent":

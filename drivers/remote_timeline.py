@@ -133,5 +133,41 @@ class RemoteTimeline:
             raise DeviceFault(f"world timeline at {self._control_address}: {reply['error']}")
         return int(reply["now"])
 
+    def schedule(self) -> dict[str, list[int]]:
+        """The network schedule the world uses (link "a|b" -> period, bin, offset, attempt, overhead)."""
+        sock = self._socket(self._control_address, timeout_ms=10_000)
+        try:
+            sock.send(msgpack.packb({"op": "schedule", "node": self.node}, use_bin_type=True))
+            reply = msgpack.unpackb(sock.recv(), raw=False)
+        except zmq.ZMQError as exc:
+            raise DeviceFault(f"world at {self._control_address}: no schedule: {exc}") from None
+        finally:
+            sock.close(0)
+        if "error" in reply:
+            raise DeviceFault(f"world at {self._control_address}: {reply['error']}")
+        return dict(reply["schedule"])
+
+    def keep_alive(self, node: str, every_s: float = 1.0) -> threading.Event:
+        """Tell the world every ``every_s`` that ``node`` is alive (a served node: the world takes a
+        node that falls silent as gone); set the returned event to stop."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            sock = self._socket(self._control_address, timeout_ms=int(every_s * 3000))
+            try:
+                while not stop.is_set():
+                    try:
+                        sock.send(msgpack.packb({"op": "alive", "node": node}, use_bin_type=True))
+                        sock.recv()
+                    except zmq.ZMQError:
+                        sock.close(0)
+                        sock = self._socket(self._control_address, timeout_ms=int(every_s * 3000))
+                    stop.wait(every_s)
+            finally:
+                sock.close(0)
+
+        threading.Thread(target=beat, name=f"alive-{node}", daemon=True).start()
+        return stop
+
     def close(self) -> None:
         self._sync.close(0)

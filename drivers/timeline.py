@@ -314,11 +314,12 @@ class Timeline:
         other.heralds.append(Herald(node.name, epoch.tag, theirs.since_ns, herald_ns))
 
     def _grant_quiescence(self, live: list[_Node]) -> None:
-        """Nothing is scheduled anywhere: tell each node once (it fails whatever waits for ever)."""
+        """Nothing is scheduled anywhere: tell each node once (it fails whatever waits for ever), and
+        again whenever a peer has left since (an idle node of a served network hears it at once)."""
         for n in sorted(live, key=lambda n: n.order):
-            if not n.told_quiet:
+            gone = tuple(sorted(m.name for m in self._nodes.values() if m.gone and m.name not in n.told_gone))
+            if not n.told_quiet or gone:
                 n.told_quiet = True
-                gone = tuple(sorted(m.name for m in self._nodes.values() if m.gone and m.name not in n.told_gone))
                 n.told_gone.update(gone)
                 n.grant = Grant(n.last_ns, NEVER, deliveries=(), gone=gone, quiescent=True)
                 self._active = n.name

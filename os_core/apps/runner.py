@@ -232,19 +232,24 @@ def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: in
 
 def run_app_on_nodes(path: str | Path, services: dict[str, Any], *,
                      overrides: dict[str, dict[str, Any]] | None = None, timeout_s: float = defaults.TIMEOUT_S,
-                     recv_timeout_s: float = defaults.RECV_TIMEOUT_S, log_dir: str | Path | None = None) -> AppRun:
+                     recv_timeout_s: float = defaults.RECV_TIMEOUT_S, log_dir: str | Path | None = None,
+                     placement: dict[str, str] | None = None) -> AppRun:
     """Run an application directory's hosts in this process against nodes that already run as
     services (``services``: node name -> :class:`qnodeos.network.host_link.RemoteNodeService`, or any
     object with the node service's host API). Each role's host introduces itself to its node, then runs
-    unchanged; the nodes keep running afterwards."""
+    unchanged; the nodes keep running afterwards. ``placement`` (role -> node) places roles that the
+    directory does not place on a served node (a network's ``[serve.roles]``)."""
     app = load_app_dir(path)
+    for role in app.roles:
+        if app.node_of_role[role] not in services and role in (placement or {}):
+            app.node_of_role[role] = placement[role]  # type: ignore[index]
     missing = sorted({app.node_of_role[r] for r in app.roles} - set(services))
     if missing:
         raise QNodeOSError(f"{app.path}: roles placed on node(s) {missing} that are not among the served nodes "
                            f"{sorted(services)}")
     run_dir = new_run_dir(log_dir) if log_dir is not None else None
     with _RUN_LOCK:
-        info = {role: services[app.node_of_role[role]].register_host(role) for role in app.roles}
+        info = {role: _introduce(services[app.node_of_role[role]], role, app.node_of_role) for role in app.roles}
         first = next(iter(info.values()))
         directory = HostDirectory(app.node_of_role, dict(first["node_ids"]), services,
                                   {i["node"]: i["flavour"] for i in info.values()})
@@ -259,6 +264,11 @@ def run_app_on_nodes(path: str | Path, services: dict[str, Any], *,
         write_run(run_dir, run)
         run.log_dir = run_dir
     return run
+
+
+def _introduce(service: Any, role: str, node_of_role: dict[str, str]) -> dict[str, Any]:
+    """Register ``role``'s host with its (served) node, telling it where the application's roles run."""
+    return service.register_host(role, dict(node_of_role))
 
 
 def _run_threads_mode(path: str | Path, platform: str, seed: int | None, preset: str,

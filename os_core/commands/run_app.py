@@ -58,6 +58,11 @@ def run_app(args: argparse.Namespace) -> int:
         check_writable(args.app_output, "--app-output")
     if args.trace is not None:
         check_writable(args.trace, "--trace")
+    if args.network is not None:
+        from qnodeos.serve import is_served_network
+
+        if is_served_network(args.network):
+            return _run_on_served_nodes(args, app, inputs)
     platform = args.platform or defaults.PLATFORM
     mode = args.mode or defaults.MODE
     try:  # before anything starts: the network file is read and checked here
@@ -84,6 +89,66 @@ def run_app(args: argparse.Namespace) -> int:
         _print_table(result, f"{app.path.name} on {network.source} ({mode})")
     if args.trace is not None:  # after the results: a failing write cannot lose them
         _write_network_trace(result, args.trace, app.path.name)
+    if result.log_dir is not None:
+        print(f"logs in {result.log_dir}", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+#: Options that choose how a fresh network is made: a served network is already made and running.
+NOT_FOR_SERVED = {"platform": "--platform", "mode": "--mode", "seed": "--seed", "preset": "--preset",
+                  "request_timeout": "--request-timeout"}
+
+
+def _run_on_served_nodes(args: argparse.Namespace, app: Any, inputs: dict[str, dict[str, Any]]) -> int:
+    """Each role's host runs in this process against its already running node (``[serve]`` networks)."""
+    from qnodeos.apps.runner import run_app_on_nodes
+    from qnodeos.serve import Deployment, connect_hosts
+    from qnodeos.serve.trace import served_trace
+
+    from .run import given
+
+    wrong = given(args, NOT_FOR_SERVED)
+    if wrong:
+        raise CommandError(f"{', '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply to the served "
+                           f"network {args.network} (its nodes already run; their [serve] table sets them up)")
+    try:
+        deployment = Deployment.load(args.network)
+    except QNodeOSError as exc:
+        raise CommandError(str(exc)) from None
+    placed = {app.node_of_role[r] if app.node_of_role[r] in deployment.nodes else deployment.roles.get(r)
+              for r in app.roles}
+    if None in placed:
+        lost = [r for r in app.roles if app.node_of_role[r] not in deployment.nodes and r not in deployment.roles]
+        raise CommandError(f"role(s) {lost} of {app.path.name} run on no node of {args.network} (nodes: "
+                           f"{sorted(deployment.nodes)}); place them in the app's roles.yaml or in [serve.roles]")
+    if getattr(args, "log_level", None):
+        _netqasm_log_level(args.log_level)
+    links = connect_hosts(deployment, sorted(placed), timeout_s=args.timeout or defaults.TIMEOUT_S)
+    try:
+        since = {n: link.node_state()["device_ns"] for n, link in links.items()} if args.trace is not None else {}
+        with _application_output(args.app_output, args.json, "threads") as (stream, _):
+            with contextlib.redirect_stdout(stream) if stream is not None else contextlib.nullcontext():
+                result = run_app_on_nodes(
+                    app.path, links, overrides=inputs, timeout_s=args.timeout or defaults.TIMEOUT_S,
+                    recv_timeout_s=args.recv_timeout or defaults.RECV_TIMEOUT_S, placement=deployment.roles,
+                    log_dir=None if args.no_logs else (args.log_dir or app.path / "log"))
+        trace = served_trace(links, since, app.roles, {"application": app.path.name}) \
+            if args.trace is not None else None
+    except QNodeOSError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        for link in links.values():
+            link.close()
+    if args.json:
+        print(dumps({"results": result.results, "errors": result.errors, "stats": result.stats}))
+    else:
+        _print_table(result, f"{app.path.name} on the served network {deployment.path.name}")
+    if trace is not None:
+        try:
+            args.trace.write_text(json.dumps(trace, indent=1))
+        except OSError as exc:
+            raise CommandError(f"--trace {args.trace}: {exc}") from None
+        print(f"wrote the timeline of {len(trace['nodes'])} node(s) to {args.trace}", file=sys.stderr)
     if result.log_dir is not None:
         print(f"logs in {result.log_dir}", file=sys.stderr)
     return 0 if result.ok else 1

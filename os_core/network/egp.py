@@ -771,7 +771,7 @@ class EntanglementService:
     def stats(self) -> dict[str, Any]:
         return {"pairs_delivered": self.pairs_delivered, "pairs_discarded": self.pairs_discarded,
                 "attempts": self.attempts, "open_requests": len(self._all_requests()),
-                "dropped_control_messages": self.dropped_messages}
+                "dropped_control_messages": self.dropped_messages, "peers_gone": sorted(self._gone)}
 
 
 def _cancel(timer: Any) -> None:

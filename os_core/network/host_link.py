@@ -129,7 +129,8 @@ class HostLinkServer:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2)
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
         self._pool.shutdown(wait=False, cancel_futures=True)
         for sock in (self._router, self._wake_in, self._wake_out):
             sock.close(0)
@@ -180,7 +181,8 @@ class HostLinkServer:
         with self._lock:
             session = self._sessions.setdefault(identity, _Session(identity, set(), time.monotonic()))
             session.seen = time.monotonic()
-        if op == "ping":
+        if op == "ping":  # answered here, not by the pool: a busy node still shows it is alive
+            self._reply(identity, {"id": 0, "ok": "pong"})
             return
         self._pool.submit(self._run, identity, rid, op, args)
 
@@ -189,6 +191,9 @@ class HostLinkServer:
             data = _pack(message)
         except TypeError as exc:
             data = _pack({"id": message.get("id"), "error": str(exc), "type": "TypeError"})
+        if len(data) > MAX_MESSAGE_BYTES:  # the host's socket would drop it: say so instead
+            data = _pack({"id": message.get("id"), "type": "HostLinkError",
+                          "error": f"reply of {len(data)} bytes exceeds the host link's {MAX_MESSAGE_BYTES}"})
         self._replies.put((identity, data))
         with self._wake_lock:
             self._wake_out.send(b"")
@@ -220,11 +225,18 @@ class HostLinkServer:
             "recv_app_message": lambda _i, app, keys, block=True, timeout_s=None, wall_timeout_s=None: list(
                 s.recv_app_message(app, tuple(tuple(k) for k in keys), block, timeout_s, wall_timeout_s)),
             "node_state": lambda _i: s.dashboard_state(),
+            "timeline": lambda _i, since_ns=0, processes=None: s.timeline(since_ns, processes),
         }
 
-    def _hello(self, identity: bytes, host: str) -> dict[str, Any]:
+    def _hello(self, identity: bytes, host: str, node_of_app: dict[str, str] | None = None) -> dict[str, Any]:
         with self._lock:
             self._sessions[identity].hosts.add(host)
+        if node_of_app:  # where the host's application places each of its roles (for its messages)
+            unknown = sorted(set(node_of_app.values()) - set(self.service.node_ids))
+            if unknown:
+                raise HostLinkError(f"application placed on node(s) {unknown} this network does not have "
+                                    f"(nodes: {sorted(self.service.node_ids)})")
+            self.service.node_of_app.update(node_of_app)
         self.service.register_host(host)
         platform = self.service.node.capabilities.platform.value
         return {"node": self.service.name, "node_ids": self.service.node_ids,
@@ -274,6 +286,9 @@ class RemoteNodeService:
     wait for their replies; the thread also pings the node every :attr:`PING_S`."""
 
     PING_S = 1.0
+    #: a node that has not answered anything (pings included) this long is taken as gone: waiting
+    #: calls fail with ``ConnectionError`` instead of waiting out their time-out
+    SILENCE_S = 5.0
 
     def __init__(self, address: str, *, server_key: str | None = None, keys: tuple[str, str] | None = None,
                  timeout_s: float = 600.0) -> None:
@@ -282,6 +297,7 @@ class RemoteNodeService:
         self._ctx = zmq.Context()
         self._sock = self._ctx.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         if server_key is not None:
             public, secret = keys if keys is not None else tuple(k.decode() for k in zmq.curve_keypair())
             self._sock.curve_serverkey = server_key.encode()
@@ -331,23 +347,29 @@ class RemoteNodeService:
         poller = zmq.Poller()
         poller.register(self._sock, zmq.POLLIN)
         poller.register(self._wake_in, zmq.POLLIN)
-        next_ping = time.monotonic()
+        next_ping = self._heard = time.monotonic()
+        unsent: bytes | None = None
         while not self._closed.is_set():
             events = dict(poller.poll(100))
+            if time.monotonic() - self._heard > self.SILENCE_S:
+                self._fail_waiting(ConnectionError(
+                    f"node at {self.address} stopped answering (nothing for {self.SILENCE_S:g} s): "
+                    "it has stopped, or does not accept this host's key"))
             if self._wake_in in events:
                 while self._wake_in.poll(0):
                     self._wake_in.recv()
-            try:
+            try:  # never block: with no node connected (yet, or any more) requests stay queued here
                 while True:
-                    self._sock.send(self._out.get_nowait())
-            except queue.Empty:
-                pass
-            except zmq.ZMQError:
+                    if unsent is None:
+                        unsent = self._out.get_nowait()
+                    self._sock.send(unsent, zmq.NOBLOCK)
+                    unsent = None
+            except (queue.Empty, zmq.ZMQError):
                 pass
             if time.monotonic() >= next_ping:
                 next_ping = time.monotonic() + self.PING_S
                 try:
-                    self._sock.send(_pack({"id": 0, "op": "ping"}))
+                    self._sock.send(_pack({"id": 0, "op": "ping"}), zmq.NOBLOCK)
                 except zmq.ZMQError:
                     pass
             if self._sock in events:
@@ -359,7 +381,15 @@ class RemoteNodeService:
                 except zmq.ZMQError:
                     pass
 
+    def _fail_waiting(self, error: BaseException) -> None:
+        with self._lock:
+            waiting, self._waiting = self._waiting, {}
+        for reply in waiting.values():
+            reply.error = error
+            reply.done.set()
+
     def _deliver(self, data: bytes) -> None:
+        self._heard = time.monotonic()
         try:
             message = _unpack(data)
             rid = message["id"]
@@ -381,17 +411,14 @@ class RemoteNodeService:
         for sock in (self._sock, self._wake_in, self._wake_out):
             sock.close(0)
         self._ctx.term()
-        with self._lock:
-            waiting, self._waiting = self._waiting, {}
-        for reply in waiting.values():
-            reply.error = HostLinkError(f"the link to the node at {self.address} was closed")
-            reply.done.set()
+        self._fail_waiting(HostLinkError(f"the link to the node at {self.address} was closed"))
 
     # ---- the host API ----------------------------------------------------------------------------
-    def register_host(self, name: str) -> dict[str, Any]:
-        """Introduce application host ``name`` to the node; returns what the node says about itself
-        (its name, the network's node ids, its NetQASM flavour, where each application runs)."""
-        info = self._call("hello", host=name)
+    def register_host(self, name: str, node_of_app: dict[str, str] | None = None) -> dict[str, Any]:
+        """Introduce application host ``name`` to the node (with where its application places each
+        role); returns what the node says about itself (its name, the network's node ids, its NetQASM
+        flavour)."""
+        info = self._call("hello", host=name, node_of_app=node_of_app)
         self.name, self.node_ids = info["node"], dict(info["node_ids"])
         return info
 
@@ -437,6 +464,9 @@ class RemoteNodeService:
 
     def node_state(self) -> dict[str, Any]:
         return self._call("node_state")
+
+    def timeline(self, since_ns: int = 0, processes: list[str] | None = None) -> dict[str, Any]:
+        return self._call("timeline", since_ns=since_ns, processes=processes)
 
 
 _ERRORS: dict[str, type[BaseException]] = {"TimeoutError": TimeoutError, "ConnectionError": ConnectionError,

@@ -63,6 +63,7 @@ class NodeService:
         self.coordinator = coordinator
         self.timing = timing or NetworkTiming()
         self.node_of_app = dict(node_of_app or {})
+        self._pids_of_host: dict[str, set[int]] = {}  # open processes per host, closed if the host vanishes
         self.host_timeout_s = host_timeout_s
         self.hosts = HostRuntime(node.name, settle_timeout_s)
         self.sockets = NodeSockets()
@@ -186,6 +187,10 @@ class NodeService:
             last = self._last_delivery.get(delivery.src, 0)
             self._last_delivery[delivery.src] = max(last, delivery.deliver_ns)
         for peer in grant.gone:  # after whatever it sent before leaving has been delivered
+            if grant.quiescent:  # nothing is in flight: say why requests fail before failing them as idle
+                self.work.post(functools.partial(self.egp.peer_gone, peer))
+                self._fail_socket_waits_on(peer)
+                continue
             after = max(grant.now_ns, self._last_delivery.get(peer, 0))
             self.events.push(after, QNPU, functools.partial(self.work.post, functools.partial(self.egp.peer_gone, peer)))
             self.events.push(after, HOST, functools.partial(self._fail_socket_waits_on, peer))
@@ -319,9 +324,12 @@ class NodeService:
         self._post(arrive, QNPU, run)
         return self.hosts.wait(host, reply, what, timeout_s=self.host_timeout_s if timeout_s is None else timeout_s)
 
-    def register_host(self, name: str) -> None:
-        """An application host that is about to run on this node. Before :meth:`start` it starts at
-        time 0; on a running node it starts at the network's current time, and the node gets a turn."""
+    def register_host(self, name: str, node_of_app: dict[str, str] | None = None) -> None:
+        """An application host that is about to run on this node (``node_of_app``: where its
+        application places each role). Before :meth:`start` it starts at time 0; on a running node it
+        starts at the network's current time, and the node gets a turn."""
+        if node_of_app:
+            self.node_of_app.update(node_of_app)
         self.sockets.forget_app(name)  # messages of an earlier run of that application are not for it
         if self._thread.is_alive():
             self.hosts.register(name, self.coordinator.wake(self.name))
@@ -338,10 +346,19 @@ class NodeService:
             if reply.host == name:
                 self.hosts.answer(reply, self._grant_now, error=ConnectionError(why))
 
+        def close_its_processes() -> None:  # on the QNPU: their qubits and requests are freed
+            for pid in sorted(self._pids_of_host.pop(name, set())):
+                self.node.close_process(pid, ConnectionError(why))
+        self._post(self._grant_now, QNPU, close_its_processes)
+        if self._thread.is_alive():
+            self.coordinator.wake(self.name)
+
     def open_app(self, host: str, name: str, max_qubits: int | None = None) -> int:
-        return self._request(host, "registering its application",
-                             lambda: self.node.open_process(name, max_qubits=max_qubits,
-                                                            on_subroutine_done=self._on_done))
+        def open_process() -> int:
+            pid = self.node.open_process(name, max_qubits=max_qubits, on_subroutine_done=self._on_done)
+            self._pids_of_host.setdefault(host, set()).add(pid)
+            return pid
+        return self._request(host, "registering its application", open_process)
 
     def open_epr_socket(self, host: str, pid: int, socket_id: int, remote_node_id: int, remote_socket_id: int,
                         min_fidelity_percent: int = 100) -> None:
@@ -350,7 +367,10 @@ class NodeService:
                                                    min_fidelity_percent))
 
     def close_app(self, host: str, pid: int) -> None:
-        self._request(host, "closing its application", lambda: self.node.close_process(pid))
+        def close() -> None:
+            self._pids_of_host.get(host, set()).discard(pid)
+            self.node.close_process(pid)
+        self._request(host, "closing its application", close)
 
     def read_state(self, host: str, fn: Callable[[], Any]) -> Any:
         """Run a read of the simulated state on the QNPU at the host's time (no latency: a simulator's
@@ -567,6 +587,7 @@ class NodeService:
     HISTORY = 600
     #: trace rows shown by the dashboard
     RECENT_ROWS = 200
+    TIMELINE_ROWS = 20_000  # most rows one timeline() answer carries (the latest)
 
     def dashboard_state(self) -> dict[str, Any]:
         """What a dashboard shows of this node, as plain data (see docs/services.md): its processes, its
@@ -602,6 +623,23 @@ class NodeService:
                     "hosts": [{"name": h.name, "state": h.state.value, "clock_ns": h.clock_ns}
                               for h in self.hosts.hosts()],
                     "timeline": [e.to_dict() for e in rows]}
+        return self.snapshot(read)
+
+    def timeline(self, since_ns: int = 0, processes: list[str] | None = None) -> dict[str, Any]:
+        """This node's trace rows that start at ``since_ns`` or later, of the processes named (and of
+        the network process; default: all), as a trace document. The node keeps its latest rows only
+        (the trace's bound): ``meta.trace.complete`` says whether the rows since ``since_ns`` are all there."""
+        def read() -> dict[str, Any]:
+            trace = self.node.trace
+            entries = trace.entries()
+            wanted = None if processes is None else {*processes, "network"}
+            rows = [e for e in entries if e.start_ns >= since_ns and (wanted is None or e.process in wanted)]
+            complete = (trace.dropped == 0 or (bool(entries) and entries[0].start_ns <= since_ns)) \
+                and len(rows) <= self.TIMELINE_ROWS
+            rows = [e.to_dict() for e in rows[-self.TIMELINE_ROWS:]]
+            return {"meta": {"node": self.name, "trace": {"from_ns": since_ns, "to_ns": self.node.device.now_ns,
+                                                          "max_rows": trace.max_rows, "complete": complete}},
+                    "entries": rows}
         return self.snapshot(read)
 
     def stats(self) -> dict[str, Any]:
