@@ -10,7 +10,8 @@ STAMP := $(VENV)/.qnodeos-installed
 # notice that an editable install was made: information, not a warning.)
 FILE_LIST := $(VENV)/.qnodeos-files
 PACKAGE_FILES := $(sort $(wildcard os_core/*.py os_core/*/*.py os_core/*/*/*/*.py hal/*.py hal/*/*.py \
-                   drivers/*.py drivers/*/*.py firmware_stubs/*.py firmware_stubs/*/*.yaml drivers/defaults/*.toml))
+                   drivers/*.py drivers/*/*.py firmware_stubs/*.py firmware_stubs/*/*.yaml drivers/defaults/*.toml \
+                   os_core/jobs/static/*))
 
 .PHONY: setup demo test bench clean FORCE
 

@@ -23,7 +23,7 @@ from qnodeos.commands import USAGE_ERROR, CommandError
 from qnodeos.hal.errors import QDeviceError
 
 #: Command modules under ``qnodeos.commands``, in the order ``--help`` lists them.
-COMMANDS: list[str] = ["drivers", "run", "conformance", "trace", "demo", "keys", "validate", "serve"]
+COMMANDS: list[str] = ["drivers", "run", "conformance", "trace", "demo", "keys", "validate", "serve", "jobs"]
 
 PROG = "qnodeos"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")

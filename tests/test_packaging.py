@@ -25,6 +25,8 @@ SETUPTOOLS = PYPROJECT["tool"]["setuptools"]
 OPTIONAL_AT_IMPORT = {"qnodeos.hal.conformance.kit": "conformance",
                       "qnodeos.hal.conformance.installed_driver": "conformance",
                       "qnodeos.drivers.instruments": "instruments",
+                      # the job service (HTTP API, database): FastAPI, Starlette, uvicorn, SQLAlchemy
+                      "qnodeos.jobs": "service",
                       # pytest loads its plugins itself (entry point pytest11): pytest is there when it runs
                       "qnodeos.testing.plugin": "conformance"}
 
