@@ -5,7 +5,8 @@ API (JSON; ``Authorization: Bearer <token>``; a user sees only their own jobs, o
 ========================================  =========================================================
 ``POST /api/jobs``                        multipart form: ``archive`` (zip / tar[.gz] of an app
                                           directory), ``inputs`` (JSON ``{"role": {"name": value}}``),
-                                          ``runs``, ``timeout_s`` (per run), ``wall_time_s`` (the job)
+                                          ``runs``, ``timeout_s`` (per run), limits of the job:
+                                          ``wall_time_s``, ``cpu_time_s``, ``memory_mb``
 ``GET /api/jobs``                         your jobs, newest first
 ``GET /api/jobs/{id}``                    status, error, and statistics over the runs so far
 ``GET /api/jobs/{id}/runs``               per-run results and errors
@@ -47,7 +48,7 @@ from .submission import parse_inputs, parse_number
 from .views import job_statistics, job_summary, log_file, log_files, run_view
 
 COOKIE = "qnodeos_token"
-FORM_FIELDS = ("archive", "inputs", "runs", "timeout_s", "wall_time_s")
+FORM_FIELDS = ("archive", "inputs", "runs", "timeout_s", "wall_time_s", "cpu_time_s", "memory_mb")
 class _Streams:
     """Counts open event streams (each costs the service a task)."""
 
@@ -166,8 +167,8 @@ def create_app(settings: ServiceSettings, *, db: Database | None = None) -> Fast
     async def submit(request: Request) -> JSONResponse:
         user = await writer(request)
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            raise UploadError("send the job as a multipart/form-data form (fields: archive, inputs, runs, "
-                              "timeout_s, wall_time_s)", 415)
+            raise UploadError("send the job as a multipart/form-data form (fields: " + ", ".join(FORM_FIELDS) + ")",
+                              415)
         try:
             form = await request.form(max_files=1, max_fields=len(FORM_FIELDS))
         except HTTPException:
@@ -198,8 +199,12 @@ def create_app(settings: ServiceSettings, *, db: Database | None = None) -> Fast
                                  limits.max_run_timeout_s)
         wall_time_s = parse_number(fields["wall_time_s"], "wall_time_s", limits.default_wall_time_s, 0.5,
                                    limits.max_wall_time_s)
+        cpu_time_s = parse_number(fields["cpu_time_s"], "cpu_time_s", limits.default_cpu_time_s, 1,
+                                  limits.max_cpu_time_s)
+        memory_mb = int(parse_number(fields["memory_mb"], "memory_mb", limits.default_memory_mb, 256,
+                                     limits.max_memory_mb, integer=True))
         job = await run_in_threadpool(manager.submit, user.id, data, archive.filename or "", inputs, runs,
-                                      timeout_s, wall_time_s)
+                                      timeout_s, wall_time_s, cpu_time_s, memory_mb)
         return JSONResponse(job_summary(job), 201, headers={"Location": f"/api/jobs/{job.id}"})
 
     def list_jobs(user_id: int, limit: int = 100) -> list[dict[str, Any]]:

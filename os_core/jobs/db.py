@@ -56,6 +56,8 @@ class Job(Base):
     runs: Mapped[int] = mapped_column(Integer)
     run_timeout_s: Mapped[float] = mapped_column(Float)
     wall_time_s: Mapped[float] = mapped_column(Float)
+    cpu_time_s: Mapped[float] = mapped_column(Float)
+    memory_bytes: Mapped[int] = mapped_column(Integer)
     archive: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED.value, index=True)
     error: Mapped[str | None] = mapped_column(Text, default=None)

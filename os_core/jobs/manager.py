@@ -118,10 +118,11 @@ class JobManager:
 
     # ---- submissions -----------------------------------------------------------------------------
     def submit(self, owner_id: int, archive: bytes, filename: str, inputs: dict[str, dict[str, Any]], runs: int,
-               run_timeout_s: float, wall_time_s: float) -> Job:
+               run_timeout_s: float, wall_time_s: float, cpu_time_s: float, memory_mb: int) -> Job:
         """Unpack and check the application, then queue it; :class:`UploadError` if it is refused."""
         job = Job(id=uuid.uuid4().hex, owner_id=owner_id, app_name="", roles=[], inputs=inputs, runs=runs, run_timeout_s=run_timeout_s,
-                  wall_time_s=wall_time_s, archive=archive, status=JobStatus.QUEUED.value, created_at=utcnow())
+                  wall_time_s=wall_time_s, cpu_time_s=cpu_time_s,
+                  memory_bytes=int(memory_mb) << 20, archive=archive, status=JobStatus.QUEUED.value, created_at=utcnow())
         directory = self.job_dir(job.id)
         directory.mkdir(mode=0o700)
         try:
@@ -193,10 +194,9 @@ class JobManager:
         except (UploadError, OSError) as exc:
             self._finish_job(job.id, JobStatus.FAILED, f"its application could not be unpacked again: {exc}")
             return False
-        limits = self.settings.job
         spec = {"network": self.settings.network.to_dict(), "app_dir": str(root), "job_dir": str(directory),
                 "runs": job.runs, "inputs": job.inputs, "run_timeout_s": job.run_timeout_s,
-                "cpu_time_s": limits.cpu_time_s, "memory_bytes": limits.memory_bytes, "parent_pid": os.getpid()}
+                "cpu_time_s": job.cpu_time_s, "memory_bytes": job.memory_bytes, "parent_pid": os.getpid()}
         env = {k: os.environ[k] for k in WORKER_ENV if k in os.environ}
         env.update({"HOME": str(directory), "PYTHONUNBUFFERED": "1", "OPENBLAS_NUM_THREADS": "1",
                     "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
@@ -209,7 +209,7 @@ class JobManager:
             proc = subprocess.Popen([sys.executable, "-m", "qnodeos.jobs.worker"], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=log, cwd=directory, env=env,
                                     start_new_session=True)
-        worker = _Worker(job.id, set(job.roles), proc, job.wall_time_s, limits.cpu_time_s, limits.memory_bytes)
+        worker = _Worker(job.id, set(job.roles), proc, job.wall_time_s, job.cpu_time_s, job.memory_bytes)
         with self.db() as session, session.begin():
             session.execute(update(Job).where(Job.id == job.id).values(worker_pid=proc.pid))
         with self._lock:

@@ -63,7 +63,7 @@ def histogram_svg(title: str, histogram: Mapping[str, int]) -> str:
 def numeric_svg(title: str, values: Sequence[float], mean: float, std_error: float | None, bins: int = 12) -> str:
     """A histogram of ``values`` with the mean (line) and ± one standard error (band)."""
     lo, hi = min(values), max(values)
-    if hi == lo:
+    if hi - lo <= 1e-9 * max(1.0, abs(lo), abs(hi)):  # one value (up to rounding): one bar in the middle
         lo, hi = lo - 0.5, hi + 0.5
     counts = [0] * bins
     for v in values:

@@ -32,8 +32,10 @@ class JobLimits:
     default_run_timeout_s: float = 60.0
     max_wall_time_s: float = 3600.0
     default_wall_time_s: float = 600.0
-    cpu_time_s: float = 1800.0
-    memory_bytes: int = 2 << 30
+    max_cpu_time_s: float = 3600.0
+    default_cpu_time_s: float = 600.0
+    max_memory_mb: int = 4096
+    default_memory_mb: int = 2048
 
 
 def parse_inputs(text: str | None) -> dict[str, dict[str, Any]]:

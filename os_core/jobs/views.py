@@ -23,7 +23,8 @@ def when(value: datetime | None) -> str | None:
 def job_summary(job: Job) -> dict[str, Any]:
     return {"id": job.id, "app": job.app_name, "status": job.status, "error": job.error, "runs": job.runs,
             "runs_done": job.runs_done, "roles": job.roles, "inputs": job.inputs,
-            "run_timeout_s": job.run_timeout_s, "wall_time_s": job.wall_time_s,
+            "run_timeout_s": job.run_timeout_s, "wall_time_s": job.wall_time_s, "cpu_time_s": job.cpu_time_s,
+            "memory_mb": job.memory_bytes >> 20,
             "created_at": when(job.created_at), "started_at": when(job.started_at),
             "finished_at": when(job.finished_at), "url": f"/api/jobs/{job.id}"}
 

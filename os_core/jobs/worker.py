@@ -19,6 +19,7 @@ import json
 import os
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -50,6 +51,9 @@ def _take_stdout(log_path: Path) -> TextIO:
     return events
 
 
+_REPORT_LOCK = threading.Lock()
+
+
 def _report(events: TextIO, message: dict[str, Any]) -> None:
     from ..commands.output import jsonable
 
@@ -58,8 +62,9 @@ def _report(events: TextIO, message: dict[str, Any]) -> None:
         message = {**message, "results": {}, "ok": False,
                    "errors": {"*": f"the run's results are larger than {MAX_EVENT_BYTES} bytes of JSON: not kept"}}
         line = json.dumps(jsonable(message), allow_nan=False)
-    events.write(line + "\n")
-    events.flush()
+    with _REPORT_LOCK:
+        events.write(line + "\n")
+        events.flush()
 
 
 def probe(network: Any, nodes: list[str]) -> dict[str, dict[str, Any]]:
@@ -74,6 +79,45 @@ def probe(network: Any, nodes: list[str]) -> dict[str, dict[str, Any]]:
             raise RuntimeError(f"node {node} is not running (its service has stopped)")
         states[node] = state
     return states
+
+
+class NodeWatch:
+    """While a run goes on, checks every :attr:`INTERVAL_S` that its nodes still run; a node whose
+    service stopped, or that has not answered :attr:`MISSES` probes in a row, ends the job at once
+    (reported, then this process exits) instead of leaving the run to its time-out."""
+
+    INTERVAL_S = 1.0
+    MISSES = 3
+
+    def __init__(self, network: Any, nodes: list[str], on_lost: Any) -> None:
+        self.network, self.nodes, self.on_lost = network, nodes, on_lost
+        self.run = -1
+        self._stop = threading.Event()
+        self._misses = {n: 0 for n in nodes}
+        self._thread = threading.Thread(target=self._loop, name="node-watch", daemon=True)
+
+    def start(self) -> "NodeWatch":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=PROBE_TIMEOUT_S + 2)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.INTERVAL_S):
+            for node in self.nodes:
+                try:
+                    state = self.network.node_state(node)
+                except Exception as exc:
+                    self._misses[node] += 1
+                    if self._misses[node] >= self.MISSES:
+                        self.on_lost(self.run, f"node {node} stopped answering ({self.MISSES} probes in a row "
+                                               f"failed; last: {exc})")
+                    continue
+                self._misses[node] = 0
+                if state.get("alive") is False:
+                    self.on_lost(self.run, f"node {node} is not running (its service has stopped)")
 
 
 def run_timeline(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
@@ -105,13 +149,19 @@ def run_job(spec: dict[str, Any], events: TextIO) -> int:
     nodes = list(dict.fromkeys(app.node_of_role[r] for r in app.roles))
     roles = set(app.roles)
     timeout = float(spec["run_timeout_s"])
+    def lost(index: int, why: str) -> None:  # (the watch's thread: the run's threads cannot be interrupted)
+        _report(events, {"event": "failed", "reason": f"during run {index}: {why}"})
+        os._exit(3)
+
     with ServedNetwork(config, timeout_s=PROBE_TIMEOUT_S) as watch, ServedNetwork(config, timeout_s=timeout) as net:
         try:
             before = probe(watch, nodes)
         except RuntimeError as exc:
             _report(events, {"event": "failed", "reason": str(exc)})
             return 3
+        watcher = NodeWatch(ServedNetwork(config, timeout_s=PROBE_TIMEOUT_S), nodes, lost).start()
         for index in range(int(spec["runs"])):
+            watcher.run = index
             started = time.monotonic()
             run_dir = job_dir / "runs" / f"{index:04d}"
             try:
@@ -134,6 +184,8 @@ def run_job(spec: dict[str, Any], events: TextIO) -> int:
                              "errors": errors, "nodes": node_summary(after), "wall_s": time.monotonic() - started,
                              "log_dir": _relative(log_dir, job_dir)})
             before = after
+        watcher.stop()
+        watcher.network.close()
     _report(events, {"event": "done"})
     return 0
 

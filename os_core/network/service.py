@@ -289,8 +289,15 @@ class NodeService:
 
     # ---- hosts -----------------------------------------------------------------------------------
     def _settle(self) -> None:
-        """Let every host reach its next call on the node, then queue what they posted."""
-        self.hosts.settle()
+        """Let every host reach its next call on the node, then queue what they posted. The node is
+        between events while its hosts run, so :meth:`snapshot` readers (a dashboard) may look at it
+        meanwhile: the act lock is let go for the wait (else a host that keeps its node busy, one
+        subroutine after another, would keep every reader out for as long as it runs)."""
+        self._act_lock.release()
+        try:
+            self.hosts.settle()
+        finally:
+            self._act_lock.acquire()
         with self._post_lock:
             posted, self._posted = self._posted, []
         for t, level, fn in posted:
@@ -617,7 +624,7 @@ class NodeService:
                               "offset_ns": sched.offset_ns, "next_bin_ns": sched.next_bin_start(now),
                               "attempting": link.standing is not None, "queued_requests": len(link.queue)})
             rows = node.trace.entries()[-self.RECENT_ROWS:]
-            return {"node": self.name, "device_ns": now, "utilisation": utilisation,
+            return {"node": self.name, "alive": self.alive, "device_ns": now, "utilisation": utilisation,
                     "utilisation_history": list(history), "processes": procs, "entanglement": table,
                     "links": links, "network": self.egp.stats(), "grants": self.grants,
                     "hosts": [{"name": h.name, "state": h.state.value, "clock_ns": h.clock_ns}

@@ -5,6 +5,8 @@
 (function () {
   const SVG = "http://www.w3.org/2000/svg";
   const TIMELINE_ROWS = 15;
+  const ENDED = new Set(["done", "failed"]);
+  const ENDED_SHOWN = 4;
   let source = null;
   let selected = null;        // id of the job whose details are shown
   let selectedStamp = "";     // its status and runs when last drawn
@@ -63,6 +65,11 @@
       chart.append(svg("line", {x1: 0, x2: w, y1: h - 2 - level * (h - 4), y2: h - 2 - level * (h - 4),
                                 stroke: "#cbd5e0", "stroke-width": 0.5}));
     }
+    for (const [label, y] of [["100 %", 9], ["0 %", h - 4]]) {
+      const text = svg("text", {x: 3, y, "font-size": 8, fill: "#4a5568"});
+      text.textContent = label;
+      chart.append(text);
+    }
     if (history.length) {
       const t0 = history[0][0], t1 = history[history.length - 1][0];
       const span = Math.max(t1 - t0, 1);
@@ -105,6 +112,8 @@
       article.append(el("p", {class: "error", text: `Unreachable: ${state.error || "no answer"}`}));
       return;
     }
+    if (state.alive === false) article.append(el("p", {class: "error", text: "This node's service has stopped " +
+                                                          "(its last state is shown)."}));
     const network = state.network || {};
     article.append(facts([
       ["device time", time(state.device_ns), "device-time"],
@@ -115,9 +124,15 @@
       ["open requests", String(network.open_requests ?? "–")],
     ]));
     article.append(el("h4", {text: "Utilisation over time"}), utilisationChart(name, state.utilisation_history || []));
-    article.append(table("processes", "Processes", ["pid", "name", "state", "priority", "qubits", "waiting for / error"],
-      (state.processes || []).map(p => [p.pid, p.name, p.state, p.priority, (p.qubits || []).join(" ") || "–",
-                                        p.error || p.waiting_for || ""]), "no processes"));
+    const all = state.processes || [];
+    const live = all.filter(p => !ENDED.has(p.state));
+    const ended = all.filter(p => ENDED.has(p.state));
+    const shown = live.concat(ended.slice(-ENDED_SHOWN));
+    article.append(table("processes", `Processes (${live.length} active, ${ended.length} ended` +
+                         (ended.length > ENDED_SHOWN ? `; the latest ${ENDED_SHOWN} ended shown)` : ")"),
+      ["pid", "name", "state", "priority", "qubits", "waiting for / error"],
+      shown.map(p => [p.pid, p.name, p.state, p.priority, (p.qubits || []).join(" ") || "–",
+                      p.error || p.waiting_for || ""]), "no processes"));
     article.append(table("entanglement", "Entanglement table", ["qubit", "partner", "pair", "age", "est. fidelity"],
       (state.entanglement || []).map(e => [e.qubit, e.peer, e.pair_id, time(e.age_ns),
                                            Number(e.fidelity).toFixed(4)]), "no entangled qubits"));

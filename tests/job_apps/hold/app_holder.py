@@ -7,7 +7,7 @@ from netqasm.sdk import EPRSocket, Qubit
 from netqasm.sdk.external import NetQASMConnection, Socket
 
 
-def main(app_config=None, release="", rounds=5000):
+def main(app_config=None, release="", rounds=200_000):
     socket = Socket("holder", "partner", log_config=app_config.log_config)
     epr_socket = EPRSocket("partner")
     with NetQASMConnection("holder", log_config=app_config.log_config, epr_sockets=[epr_socket]) as conn:
