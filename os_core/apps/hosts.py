@@ -117,7 +117,8 @@ class HostRuntime:
                     self._cond.wait(left)
             finally:
                 reply.waiter = None
-                host.state, host.waiting_for = HostState.RUNNING, ""
+                if host.state is not HostState.DONE:  # a host declared gone while it waited stays gone
+                    host.state, host.waiting_for = HostState.RUNNING, ""
                 host.clock_ns = max(host.clock_ns, reply.at_ns)
         if reply.error is not None:
             raise reply.error

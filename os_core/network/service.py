@@ -63,7 +63,6 @@ class NodeService:
         self.coordinator = coordinator
         self.timing = timing or NetworkTiming()
         self.node_of_app = dict(node_of_app or {})
-        self._pids_of_host: dict[str, set[int]] = {}  # open processes per host, closed if the host vanishes
         self.host_timeout_s = host_timeout_s
         self.hosts = HostRuntime(node.name, settle_timeout_s)
         self.sockets = NodeSockets()
@@ -73,6 +72,7 @@ class NodeService:
                                        timing=self.timing, request_timeout_s=request_timeout_s, seed=seed)
         self.work = node.attach_network(self.egp)
         self._posted: list[tuple[float, int, Callable[[], Any]]] = []
+        self._pids_of_host: dict[str, set[int]] = {}  # open processes per host (ended if the host vanishes)
         self._post_lock = threading.Lock()
         self._received: dict[tuple[str, int], tuple[str, dict, int | None]] = {}
         self._mail = threading.Condition()
@@ -347,25 +347,31 @@ class NodeService:
         self.hosts.finish(name)
 
     def host_gone(self, name: str, why: str) -> None:
-        """A remote host vanished: it is done, and whatever it waited for is answered with ``why``."""
+        """A remote host vanished: it is done, whatever it waited for is answered with ``why``, and
+        the processes it left open are ended (their qubits freed) on the node's next turn."""
         self.hosts.finish(name)
         for reply in list(self._outstanding):
             if reply.host == name:
                 self.hosts.answer(reply, self._grant_now, error=ConnectionError(why))
+        with self._post_lock:
+            pids = self._pids_of_host.pop(name, set())
+        if pids and self._thread.is_alive():
+            error = QNodeOSError(f"its application host is gone: {why}")
 
-        def close_its_processes() -> None:  # on the QNPU: their qubits and requests are freed
-            for pid in sorted(self._pids_of_host.pop(name, set())):
-                self.node.close_process(pid, ConnectionError(why))
-        self._post(self._grant_now, QNPU, close_its_processes)
-        if self._thread.is_alive():
+            def close() -> None:
+                for pid in sorted(pids):
+                    self.node.close_process(pid, error)
+
+            self._post(self.hosts.get(name).clock_ns, QNPU, close)
             self.coordinator.wake(self.name)
 
     def open_app(self, host: str, name: str, max_qubits: int | None = None) -> int:
-        def open_process() -> int:
-            pid = self.node.open_process(name, max_qubits=max_qubits, on_subroutine_done=self._on_done)
+        pid = self._request(host, "registering its application",
+                            lambda: self.node.open_process(name, max_qubits=max_qubits,
+                                                           on_subroutine_done=self._on_done))
+        with self._post_lock:
             self._pids_of_host.setdefault(host, set()).add(pid)
-            return pid
-        return self._request(host, "registering its application", open_process)
+        return pid
 
     def open_epr_socket(self, host: str, pid: int, socket_id: int, remote_node_id: int, remote_socket_id: int,
                         min_fidelity_percent: int = 100) -> None:
@@ -374,10 +380,9 @@ class NodeService:
                                                    min_fidelity_percent))
 
     def close_app(self, host: str, pid: int) -> None:
-        def close() -> None:
+        with self._post_lock:
             self._pids_of_host.get(host, set()).discard(pid)
-            self.node.close_process(pid)
-        self._request(host, "closing its application", close)
+        self._request(host, "closing its application", lambda: self.node.close_process(pid))
 
     def read_state(self, host: str, fn: Callable[[], Any]) -> Any:
         """Run a read of the simulated state on the QNPU at the host's time (no latency: a simulator's
