@@ -34,6 +34,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Res
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .archive import UploadError
 from .auth import user_for_token
@@ -171,7 +172,7 @@ def create_app(settings: ServiceSettings, *, db: Database | None = None) -> Fast
                               415)
         try:
             form = await request.form(max_files=1, max_fields=len(FORM_FIELDS))
-        except HTTPException:
+        except StarletteHTTPException:  # (the upload limit, from the middleware)
             raise
         except Exception as exc:  # python-multipart's and Starlette's parse errors
             raise UploadError(f"the form cannot be read: {exc}", 400) from None
@@ -201,7 +202,7 @@ def create_app(settings: ServiceSettings, *, db: Database | None = None) -> Fast
                                    limits.max_wall_time_s)
         cpu_time_s = parse_number(fields["cpu_time_s"], "cpu_time_s", limits.default_cpu_time_s, 1,
                                   limits.max_cpu_time_s)
-        memory_mb = int(parse_number(fields["memory_mb"], "memory_mb", limits.default_memory_mb, 256,
+        memory_mb = int(parse_number(fields["memory_mb"], "memory_mb", limits.default_memory_mb, limits.min_memory_mb,
                                      limits.max_memory_mb, integer=True))
         job = await run_in_threadpool(manager.submit, user.id, data, archive.filename or "", inputs, runs,
                                       timeout_s, wall_time_s, cpu_time_s, memory_mb)

@@ -98,7 +98,7 @@ class _ZipSource:
 
     def members(self) -> Iterator[tuple[_Member, zipfile.ZipInfo]]:
         for info in self.zf.infolist():
-            mode = info.external_attr >> 16
+            mode = stat.S_IFMT(info.external_attr >> 16)  # 0: no file type recorded (a plain file)
             if info.flag_bits & 0x1:
                 raise UploadError(f"archive member {info.filename!r}: encrypted zip members are not accepted")
             if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):

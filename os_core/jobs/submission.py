@@ -36,6 +36,7 @@ class JobLimits:
     default_cpu_time_s: float = 600.0
     max_memory_mb: int = 4096
     default_memory_mb: int = 2048
+    min_memory_mb: int = 1536  # a worker (Python, numpy, netqasm, ZeroMQ threads) maps about 1.4 GB
 
 
 def parse_inputs(text: str | None) -> dict[str, dict[str, Any]]:

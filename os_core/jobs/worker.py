@@ -183,6 +183,11 @@ def run_job(spec: dict[str, Any], events: TextIO) -> int:
             _report(events, {"event": "run", "index": index, "ok": not errors, "results": results,
                              "errors": errors, "nodes": node_summary(after), "wall_s": time.monotonic() - started,
                              "log_dir": _relative(log_dir, job_dir)})
+            stuck = sorted(t.name[4:] for t in threading.enumerate() if t.name[4:] in roles and t.name.startswith("app-"))
+            if stuck:  # a host still running would be taken for the next run's host of that name
+                _report(events, {"event": "failed", "reason": f"run {index}: role(s) {', '.join(stuck)} did not finish "
+                                                             f"within the run time-out of {timeout:g} s"})
+                os._exit(3)
             before = after
         watcher.stop()
         watcher.network.close()
