@@ -158,11 +158,14 @@ class HostLinkServer:
                 except zmq.ZMQError:
                     pass
             if self._router in events:
-                try:
-                    frames = self._router.recv_multipart(zmq.NOBLOCK)
-                except zmq.ZMQError:
-                    continue
-                self._accept(frames)
+                # everything that has arrived, before judging who fell silent: a loop that was held up
+                # (a loaded machine) must not take a host whose pings wait unread for a vanished one
+                for _ in range(10_000):
+                    try:
+                        frames = self._router.recv_multipart(zmq.NOBLOCK)
+                    except zmq.ZMQError:
+                        break
+                    self._accept(frames)
             self._reap_silent()
 
     def _accept(self, frames: list[bytes]) -> None:
