@@ -273,6 +273,7 @@ def test_wall_time_limit_kills_the_worker_and_the_nodes_serve_the_next_job(alice
     assert done["status"] == "failed" and done["error"] == "exceeded its wall-time limit of 3 s: its worker was killed"
     after = submit(alice, zip_dir(TELEPORT), runs=1).json()
     assert wait_job(alice, after["id"], ("done", "failed"), timeout_s=90)["status"] == "done"
+    assert _runs(alice, after["id"])[0]["ok"], _runs(alice, after["id"])
 
 
 def test_cpu_time_limit_kills_a_spinning_application(alice):
@@ -298,7 +299,7 @@ def test_jobs_sharing_roles_wait_for_each_other_while_others_run_alongside(alice
     wait_job(alice, first["id"], ("running",))
     second = submit(alice, zip_dir(HOLD), "hold.zip", runs=1, inputs={"holder": {"release": str(release)}}).json()
     other = submit(alice, zip_dir(TELEPORT), runs=2).json()  # roles sender/receiver: runs beside the first
-    assert wait_job(alice, other["id"], ("done", "failed"))["status"] == "done"
+    assert wait_job(alice, other["id"], ("done", "failed"))["statistics"]["ok_runs"] == 2
     assert alice.get(f"/api/jobs/{first['id']}").json()["status"] == "running"
     assert alice.get(f"/api/jobs/{second['id']}").json()["status"] == "queued"  # holder/partner are taken
     release.write_text("go")

@@ -233,6 +233,8 @@ class HostLinkServer:
 
     def _hello(self, identity: bytes, host: str, node_of_app: dict[str, str] | None = None) -> dict[str, Any]:
         with self._lock:
+            for session in self._sessions.values():  # the name now belongs to this connection: an
+                session.hosts.discard(host)           # earlier one going silent later must not end it
             self._sessions[identity].hosts.add(host)
         if node_of_app:  # where the host's application places each of its roles (for its messages)
             unknown = sorted(set(node_of_app.values()) - set(self.service.node_ids))

@@ -338,10 +338,19 @@ class NodeService:
         if node_of_app:
             self.node_of_app.update(node_of_app)
         self.sockets.forget_app(name)  # messages of an earlier run of that application are not for it
+        with self._post_lock:
+            left_open = self._pids_of_host.pop(name, set())  # by an earlier host of that name that vanished
+        if left_open:
+            error = QNodeOSError(f"a new host {name!r} started: the earlier one's processes end")
+            self._post(0, QNPU, functools.partial(self._close_processes, left_open, error))
         if self._thread.is_alive():
             self.hosts.register(name, self.coordinator.wake(self.name))
         else:
             self.hosts.register(name)
+
+    def _close_processes(self, pids: set[int], error: BaseException) -> None:
+        for pid in sorted(pids):
+            self.node.close_process(pid, error)
 
     def host_done(self, name: str) -> None:
         self.hosts.finish(name)
@@ -357,12 +366,7 @@ class NodeService:
             pids = self._pids_of_host.pop(name, set())
         if pids and self._thread.is_alive():
             error = QNodeOSError(f"its application host is gone: {why}")
-
-            def close() -> None:
-                for pid in sorted(pids):
-                    self.node.close_process(pid, error)
-
-            self._post(self.hosts.get(name).clock_ns, QNPU, close)
+            self._post(self.hosts.get(name).clock_ns, QNPU, functools.partial(self._close_processes, pids, error))
             self.coordinator.wake(self.name)
 
     def open_app(self, host: str, name: str, max_qubits: int | None = None) -> int:
