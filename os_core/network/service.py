@@ -334,23 +334,17 @@ class NodeService:
     def register_host(self, name: str, node_of_app: dict[str, str] | None = None) -> None:
         """An application host that is about to run on this node (``node_of_app``: where its
         application places each role). Before :meth:`start` it starts at time 0; on a running node it
-        starts at the network's current time, and the node gets a turn."""
+        starts at the network's current time, and the node gets a turn. An earlier host of that name
+        that never said it was done (its process was killed) is ended first: its waits are answered,
+        its processes closed, its socket waits dropped."""
         if node_of_app:
             self.node_of_app.update(node_of_app)
         self.sockets.forget_app(name)  # messages of an earlier run of that application are not for it
-        with self._post_lock:
-            left_open = self._pids_of_host.pop(name, set())  # by an earlier host of that name that vanished
-        if left_open:
-            error = QNodeOSError(f"a new host {name!r} started: the earlier one's processes end")
-            self._post(0, QNPU, functools.partial(self._close_processes, left_open, error))
         if self._thread.is_alive():
+            self._end_host(name, f"a new application host {name!r} replaced it", wake=False)
             self.hosts.register(name, self.coordinator.wake(self.name))
         else:
             self.hosts.register(name)
-
-    def _close_processes(self, pids: set[int], error: BaseException) -> None:
-        for pid in sorted(pids):
-            self.node.close_process(pid, error)
 
     def host_done(self, name: str) -> None:
         self.hosts.finish(name)
@@ -358,16 +352,31 @@ class NodeService:
     def host_gone(self, name: str, why: str) -> None:
         """A remote host vanished: it is done, whatever it waited for is answered with ``why``, and
         the processes it left open are ended (their qubits freed) on the node's next turn."""
-        self.hosts.finish(name)
-        for reply in list(self._outstanding):
-            if reply.host == name:
-                self.hosts.answer(reply, self._grant_now, error=ConnectionError(why))
+        self._end_host(name, why, wake=True)
+
+    def _end_host(self, name: str, why: str, *, wake: bool) -> None:
+        try:
+            host = self.hosts.get(name)
+        except KeyError:
+            host = None
+        if host is not None:
+            self.hosts.finish(name)
+            for reply in list(self._outstanding):
+                if reply.host == name:
+                    self.sockets.forget_waiter(reply)
+                    self.hosts.answer(reply, self._grant_now, error=ConnectionError(why))
         with self._post_lock:
             pids = self._pids_of_host.pop(name, set())
         if pids and self._thread.is_alive():
             error = QNodeOSError(f"its application host is gone: {why}")
-            self._post(self.hosts.get(name).clock_ns, QNPU, functools.partial(self._close_processes, pids, error))
-            self.coordinator.wake(self.name)
+            at = host.clock_ns if host is not None else self._grant_now
+            self._post(at, QNPU, functools.partial(self._close_processes, pids, error))
+            if wake:
+                self.coordinator.wake(self.name)
+
+    def _close_processes(self, pids: set[int], error: BaseException) -> None:
+        for pid in sorted(pids):
+            self.node.close_process(pid, error)
 
     def open_app(self, host: str, name: str, max_qubits: int | None = None) -> int:
         pid = self._request(host, "registering its application",
