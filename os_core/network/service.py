@@ -342,7 +342,10 @@ class NodeService:
         self.sockets.forget_app(name)  # messages of an earlier run of that application are not for it
         if self._thread.is_alive():
             self._end_host(name, f"a new application host {name!r} replaced it", wake=False)
-            self.hosts.register(name, self.coordinator.wake(self.name))
+            # registered (running) before the wake: the turn the wake gives the node must find it, or
+            # the node reports nothing left to do and the network may be declared idle under it
+            host = self.hosts.register(name)
+            host.clock_ns = host.start_ns = self.coordinator.wake(self.name)
         else:
             self.hosts.register(name)
 
