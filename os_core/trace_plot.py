@@ -64,6 +64,15 @@ def _flatten(data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[Any
     return entries, lanes
 
 
+def _first_ns(data: dict[str, Any]) -> int:
+    """Where the time axis starts: 0, or where every node's trace says its rows begin (a run on
+    long-running nodes, see :func:`qnodeos.serve.trace.served_trace`)."""
+    from .trace import node_traces
+
+    starts = [t.get("meta", {}).get("trace", {}).get("from_ns") for t in node_traces(data).values()]
+    return min(starts) if starts and all(isinstance(s, int) for s in starts) else 0
+
+
 def draw_timeline(data: dict[str, Any], title: str | None = None) -> Any:
     """The Gantt chart of a trace (as :meth:`qnodeos.trace.Trace.to_dict` gives, or a network trace of
     several nodes, see :func:`qnodeos.trace.network_trace`) as a matplotlib figure. Waits are hatched."""
@@ -86,8 +95,10 @@ def draw_timeline(data: dict[str, Any], title: str | None = None) -> Any:
 
     lane_in = max(0.12, min(0.5, (MAX_HEIGHT_IN - 1.5) / max(1, len(lanes))))
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.5 + lane_in * max(1, len(lanes))), dpi=DPI)
+    x_min = _first_ns(data) / scale
     x_max = max(end_ns / scale, 1e-9) * 1.01
-    ax.set_xlim(0, x_max)
+    x_max = x_min + max(x_max - x_min, 1e-9)
+    ax.set_xlim(x_min, x_max)
     step = max(1, len(lanes) // 40)  # at most ~40 lane labels
     ax.set_yticks(range(0, len(lanes), step), [label for _, label in lanes[::step]],
                   fontsize="small" if len(lanes) > 10 else None)
@@ -107,7 +118,7 @@ def draw_timeline(data: dict[str, Any], title: str | None = None) -> Any:
     fig.tight_layout()
     # Bars last, once the layout fixed the axes' width: the minimum width is in pixels of that.
     axes_px = ax.get_position().width * fig.get_figwidth() * fig.dpi
-    min_width = x_max * MIN_BAR_PX / axes_px
+    min_width = (x_max - x_min) * MIN_BAR_PX / axes_px
     for (kind, lane), spans in bars.items():
         # Widened bars go on top, so the next instruction's bar does not cover them again.
         for widened in (False, True):

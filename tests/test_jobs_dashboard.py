@@ -108,6 +108,11 @@ def test_dashboard_shows_a_running_job_live_and_its_results(setup, browser):
     page.wait_for_function("() => [...document.querySelectorAll('#job-detail .plots img')]"
                            ".every(i => i.complete && i.naturalWidth > 0)")
     assert images.count() >= 2 and all(images.nth(i).get_attribute("alt") for i in range(images.count()))
+    # the latest run's timeline, drawn from the nodes' traces of the job's processes
+    timeline = detail.locator("figure.timeline-plot img")
+    expect(timeline).to_be_visible()
+    page.wait_for_function("() => { const i = document.querySelector('#job-detail figure.timeline-plot img');"
+                           " return i.complete && i.naturalWidth > 200; }")
     # accessible structure: every table captioned, every form field labelled
     assert page.evaluate("() => [...document.querySelectorAll('table')].every(t => t.caption && t.caption.textContent)")
     page.close()

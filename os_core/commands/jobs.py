@@ -119,7 +119,7 @@ def run_serve(args: argparse.Namespace) -> int:
                                max_concurrent_jobs=args.max_jobs)
 
     def announce(url: str) -> None:
-        print(f"qnodeos jobs: serving network {network.name!r} ({', '.join(network.nodes)}) on {url} "
+        print(f"ready: job service serving network {network.name!r} ({', '.join(network.nodes)}) on {url} "
               f"(dashboard: {url}/)", flush=True)
 
     try:

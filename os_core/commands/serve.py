@@ -42,6 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="where the default network and its keys are written (default: ./qnodeos-network)")
     up.add_argument("--port", type=int, default=7000,
                     help="first port of the default network (it uses a block of 20 from here; default 7000)")
+    up.add_argument("--jobs-port", type=int, default=8000,
+                    help="port of the job service and its dashboard on 127.0.0.1 (default 8000; 0 picks a free one)")
+    up.add_argument("--jobs-data", type=Path,
+                    help="the job service's data directory (default: jobs/ next to the network TOML)")
+    up.add_argument("--no-jobs", action="store_true", help="start the network only, without the job service")
     up.set_defaults(handler=run_up)
 
 
@@ -84,6 +89,45 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+JOBS_PART = "job service"
+DEMO_USER = "demo"
+
+
+def _job_service_user(data: Path) -> tuple[str, Path] | None:
+    """The user ``qnodeos up`` signs in as: ``demo``, added with a token saved (owner-only) in
+    ``data/demo.token`` the first time. None (and a note) without the ``service`` extra."""
+    try:
+        from qnodeos.jobs.auth import add_user, user_names
+        from qnodeos.jobs.db import Database
+        from qnodeos.jobs.settings import default_db_url
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        print(f"no job service: it needs the 'service' extra (pip install 'qnodeos[service]'): {exc}", file=sys.stderr)
+        return None
+    token_file = data / f"{DEMO_USER}.token"
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+        db = Database(default_db_url(data))
+        try:
+            if DEMO_USER not in user_names(db) or not token_file.is_file():
+                token = add_user(db, DEMO_USER, replace_token=DEMO_USER in user_names(db))
+                token_file.touch(mode=0o600)
+                token_file.write_text(token + "\n", encoding="utf-8")
+        finally:
+            db.dispose()
+    except OSError as exc:
+        raise CommandError(f"job service data {data}: {exc}") from None
+    return DEMO_USER, token_file
+
+
+def _announced_url(launcher: Any) -> str:
+    for child in launcher.children:
+        if child.name == JOBS_PART and child.said:
+            return child.said[-1].split(" on ", 1)[1].split(" ", 1)[0]
+    return "?"
+
+
 def _say_ready(what: str) -> None:
     print(f"ready: {what}", flush=True)
 
@@ -105,16 +149,28 @@ def run_up(args: argparse.Namespace) -> int:
             raise CommandError(f"{', '.join(given)} only apply to the default network (no NET given)")
         network = args.network
     deployment = _deployment(network)
+    extra, token = {}, None
+    if not args.no_jobs:
+        data = args.jobs_data or deployment.path.parent / "jobs"
+        token = _job_service_user(data)
+        if token is not None:
+            extra[JOBS_PART] = ["jobs", "serve", "--network", str(deployment.path), "--data", str(data),
+                                "--port", str(args.jobs_port)]
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    launcher = Launcher(part_commands(deployment.path, list(deployment.nodes)))
+    launcher = Launcher(part_commands(deployment.path, list(deployment.nodes), extra))
     try:
         launcher.start(on_ready=lambda child: print(f"{child.name}: {child.said[-1]}", file=sys.stderr))
     except LaunchError as exc:
         raise CommandError(str(exc)) from None
-    print(f"network up; run an application with `qnodeos run APP_DIR --network {deployment.path}`; "
-          "Ctrl-C stops it", file=sys.stderr)
+    print(f"network up; run an application with `qnodeos run APP_DIR --network {deployment.path}`", file=sys.stderr)
+    if token is not None:
+        url = _announced_url(launcher)
+        print(f"job service and dashboard: {url}/ (user {token[0]!r}, token in {token[1]}); submit jobs with\n"
+              f"  curl -H \"Authorization: Bearer $(cat {token[1]})\" -F archive=@APP.zip -F runs=10 {url}/api/jobs",
+              file=sys.stderr)
+    print("Ctrl-C stops it", file=sys.stderr)
     ended = launcher.wait(stop)
     codes = launcher.stop()
     if ended is not None:

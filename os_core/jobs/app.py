@@ -12,7 +12,8 @@ API (JSON; ``Authorization: Bearer <token>``; a user sees only their own jobs, o
 ``GET /api/jobs/{id}/runs``               per-run results and errors
 ``GET /api/jobs/{id}/stats``              mean ± standard error, outcome histograms
 ``GET /api/jobs/{id}/logs[/{path}]``      the log files, one log file
-``GET /api/jobs/{id}/timeline``           the latest run's timeline (``/runs/{i}/timeline``: run i)
+``GET /api/jobs/{id}/timeline``           the latest run's timeline (``/runs/{i}/timeline``: run i;
+                                          ``/timeline.png``: the latest run's, drawn)
 ``GET /api/jobs/{id}/plots/{q}.svg``      a plot of quantity ``q`` (e.g. ``receiver.fidelity``)
 ``DELETE /api/jobs/{id}``                 cancel a queued or running job
 ``GET /api/nodes``, ``GET /api/events``   node states; server-sent events for the dashboard
@@ -36,13 +37,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..errors import QNodeOSError
 from .archive import UploadError
 from .auth import user_for_token
 from .db import Database, Job, JobStatus, RunRecord, User
 from .manager import JobManager
 from .middleware import GuardMiddleware
 from .monitor import NodeMonitor
-from .plots import histogram_svg, numeric_svg
+from .plots import histogram_svg, numeric_svg, timeline_png
 from .settings import ServiceSettings
 from .stats import flatten
 from .submission import parse_inputs, parse_number
@@ -295,6 +297,20 @@ def create_app(settings: ServiceSettings, *, db: Database | None = None) -> Fast
     async def timeline(job_id: str, request: Request) -> Response:
         user = await reader(request)
         return _json_file(await run_in_threadpool(timeline_of, job_id, user, None))
+
+    def timeline_picture(job_id: str, user: User) -> Any:
+        try:
+            return timeline_png(timeline_of(job_id, user, None))
+        except ValueError as exc:
+            raise HTTPException(404, f"job {job_id}: no timeline to draw: {exc}") from None
+        except QNodeOSError as exc:  # matplotlib missing
+            raise HTTPException(501, str(exc)) from None
+
+    @app.get("/api/jobs/{job_id}/timeline.png")
+    async def timeline_png_of(job_id: str, request: Request) -> Response:
+        user = await reader(request)
+        return FileResponse(await run_in_threadpool(timeline_picture, job_id, user), media_type="image/png",
+                            headers={"Cache-Control": "no-cache"})
 
     @app.get("/api/jobs/{job_id}/runs/{index}/timeline")
     async def run_timeline(job_id: str, index: int, request: Request) -> Response:

@@ -21,6 +21,11 @@ its own); a :class:`ServedNetwork` holds one
 
 Keys are required: a node without ``public_key`` is refused unless ``[network] insecure = true`` (for
 throw-away networks on loopback only).
+
+A network TOML with a ``[serve]`` table (what ``qnodeos up`` and ``qnodeos serve`` run, see
+:mod:`qnodeos.serve.deployment`) is read as it is: each node's ``hosts`` address and key, the ``hosts``
+key pair, and ``[serve.roles]`` as the place of roles that are not node names. Such nodes learn where an
+application's roles run from its hosts, so any role placed on one of them is accepted.
 """
 from __future__ import annotations
 
@@ -57,6 +62,9 @@ class NetworkConfig:
     placement: dict[str, str] = field(default_factory=dict)
     name: str = "network"
     insecure: bool = False
+    #: only the roles of ``placement`` run (nodes started with a fixed role map); else ``placement`` is
+    #: where roles that are not node names run, and a role placed on any node is accepted
+    fixed_roles: bool = True
 
     def __post_init__(self) -> None:
         if not self.nodes:
@@ -79,7 +87,30 @@ class NetworkConfig:
                 raise NetworkConfigError(f"placement {role} = {node!r}: no node of that name "
                                          f"(nodes: {', '.join(self.nodes)})")
 
+    def node_of(self, role: str, placed_on: str) -> str:
+        """The node a role runs on: where its application places it (``roles.yaml``, else a node of
+        the role's own name), or the network's placement when that is not a node of this network."""
+        if placed_on not in self.nodes and not self.fixed_roles:
+            return self.placement.get(role, placed_on)
+        return placed_on
+
     # ---- forms ---------------------------------------------------------------------------------
+    @classmethod
+    def from_deployment(cls, path: str | Path) -> "NetworkConfig":
+        """The served network of a network TOML with a ``[serve]`` table (``qnodeos up``)."""
+        from ..serve.deployment import HOSTS, Deployment
+
+        try:
+            deployment = Deployment.load(path)
+        except QNodeOSError as exc:
+            raise NetworkConfigError(str(exc)) from None
+        hosts = deployment.keys(HOSTS)
+        nodes = {name: NodeEndpoint(place.hosts, deployment.keys(name).public)
+                 for name, place in deployment.nodes.items()}
+        where = Path(path).resolve()
+        return cls(nodes, hosts.public, hosts.secret, dict(deployment.roles),
+                   where.parent.name if where.stem == "network" else where.stem, fixed_roles=False)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base: Path | None = None) -> "NetworkConfig":
         """From the TOML tables (see the module docstring); ``key_file`` paths are relative to ``base``."""
@@ -97,7 +128,8 @@ class NetworkConfig:
                      for name, t in dict(data.get("nodes", {})).items()}
             return cls(nodes, hosts.get("public"), hosts.get("secret"),
                        {str(k): str(v) for k, v in dict(data.get("placement", {})).items()},
-                       str(network.get("name", "network")), bool(network.get("insecure", False)))
+                       str(network.get("name", "network")), bool(network.get("insecure", False)),
+                       bool(data.get("fixed_roles", True)))
         except KeyError as exc:
             raise NetworkConfigError(f"network configuration: missing {exc.args[0]!r}") from None
         except (TypeError, ValueError, AttributeError) as exc:
@@ -110,6 +142,8 @@ class NetworkConfig:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise NetworkConfigError(f"cannot read the network configuration {path}: {exc}") from None
+        if "serve" in data:
+            return cls.from_deployment(path)
         return cls.from_dict(data, base=path.parent)
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,7 +152,7 @@ class NetworkConfig:
                                "nodes": {n: {"address": e.address, **({"public_key": e.public_key}
                                                                       if e.public_key else {})}
                                          for n, e in self.nodes.items()},
-                               "placement": dict(self.placement)}
+                               "placement": dict(self.placement), "fixed_roles": self.fixed_roles}
         if self.host_public and self.host_secret:
             out["hosts"] = {"public": self.host_public, "secret": self.host_secret}
         return out

@@ -2,11 +2,15 @@
 outcome counts, or a histogram of a numeric quantity with its mean ± standard error marked.
 
 Each SVG carries a ``<title>`` and ``role="img"`` with a text alternative, so a screen reader announces
-what the picture shows; all text is escaped.
+what the picture shows; all text is escaped. A run's timeline is drawn as a PNG by the renderer of
+``qnodeos trace plot`` (matplotlib, the ``plot`` extra).
 """
 from __future__ import annotations
 
+import json
 import math
+import threading
+from pathlib import Path
 from typing import Mapping, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
@@ -87,3 +91,24 @@ def numeric_svg(title: str, values: Sequence[float], mean: float, std_error: flo
                 f'mean {mean:.4g}{escape(err)} (n = {len(values)})</text>')
     description = f"{title}: {len(values)} runs between {lo:.4g} and {hi:.4g}, mean {mean:.4g}{err}"
     return _frame(title, description, body)
+
+
+_TIMELINE_LOCK = threading.Lock()  # pyplot keeps global state: one drawing at a time
+
+
+def timeline_png(source: Path) -> Path:
+    """The PNG drawing of a run's ``timeline.json`` (drawn once, next to it, with ``qnodeos trace
+    plot``'s renderer). Raises ValueError when the file holds no timeline (the nodes could not be read)."""
+    out = source.with_name("timeline.png")
+    with _TIMELINE_LOCK:
+        if out.exists() and out.stat().st_mtime >= source.stat().st_mtime:
+            return out
+        data = json.loads(source.read_text(encoding="utf-8"))
+        if "error" in data:
+            raise ValueError(data["error"])
+        from ..trace_plot import plot_trace
+
+        partial = out.with_name("timeline.part.png")  # renamed when complete: no reader sees half a file
+        plot_trace(data, partial, title="the run's timeline")
+        partial.replace(out)
+    return out

@@ -101,11 +101,11 @@ def check_app(path: Path, network: NetworkConfig, inputs: dict[str, dict[str, An
         raise UploadError("roles.yaml: must map role names to node names")
     nodes = network.nodes
     for role in app.roles:
-        node = app.node_of_role[role]
+        node = network.node_of(role, app.node_of_role[role])
         if node not in nodes:
             raise UploadError(f"role {role!r} runs on node {node!r}, which is not a node of this network "
                               f"(nodes: {', '.join(nodes)}; place roles on nodes with roles.yaml)")
-        if network.placement and network.placement.get(role) != node:
+        if network.fixed_roles and network.placement and network.placement.get(role) != node:
             known = ", ".join(f"{r} on {n}" for r, n in network.placement.items())
             raise UploadError(f"role {role!r} (on node {node!r}) is not an application the served nodes were "
                               f"started with (they route messages for: {known})")

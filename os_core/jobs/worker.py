@@ -120,18 +120,14 @@ class NodeWatch:
                     self.on_lost(self.run, f"node {node} is not running (its service has stopped)")
 
 
-def run_timeline(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
-                 roles: set[str]) -> dict[str, Any]:
-    """The run's rows of each node's recent timeline (the rows of this job's processes since the run
-    began; the node keeps only its latest rows, so a long run's early rows may be missing)."""
-    from ..trace import network_trace
+def run_timeline(network: Any, nodes: list[str], before: dict[str, dict[str, Any]], roles: set[str]) -> dict[str, Any]:
+    """The run's timeline: each node's rows since its device time when the run began, of this job's
+    processes and the node's network process (``meta.trace.complete`` says whether the node still held
+    them all: it keeps only its latest rows)."""
+    from ..serve.trace import served_trace
 
-    traces = {}
-    for node, state in after.items():
-        start = before.get(node, {}).get("device_ns", 0)
-        rows = [r for r in state.get("timeline", []) if r.get("process") in roles and r.get("start_ns", 0) >= start]
-        traces[node] = {"meta": {"node": node, "trace": {"partial": True, "from_ns": start}}, "entries": rows}
-    return network_trace(traces)
+    since = {n: int(before.get(n, {}).get("device_ns", 0)) for n in nodes}
+    return served_trace({n: network.services[n] for n in nodes}, since, sorted(roles))
 
 
 def node_summary(states: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -146,7 +142,8 @@ def run_job(spec: dict[str, Any], events: TextIO) -> int:
     config = NetworkConfig.from_dict(spec["network"])
     app_dir, job_dir = Path(spec["app_dir"]), Path(spec["job_dir"])
     app = load_app_dir(app_dir)
-    nodes = list(dict.fromkeys(app.node_of_role[r] for r in app.roles))
+    placement = {r: config.node_of(r, app.node_of_role[r]) for r in app.roles}
+    nodes = list(dict.fromkeys(placement.values()))
     roles = set(app.roles)
     timeout = float(spec["run_timeout_s"])
     def lost(index: int, why: str) -> None:  # (the watch's thread: the run's threads cannot be interrupted)
@@ -166,7 +163,7 @@ def run_job(spec: dict[str, Any], events: TextIO) -> int:
             run_dir = job_dir / "runs" / f"{index:04d}"
             try:
                 run = run_app_on_nodes(app_dir, {n: net.services[n] for n in nodes}, overrides=spec["inputs"],
-                                       timeout_s=timeout, log_dir=run_dir)
+                                       timeout_s=timeout, log_dir=run_dir, placement=placement)
                 results, errors, log_dir = run.results, dict(run.errors), run.log_dir
             except Exception as exc:  # the run could not start (a node refused the hosts, ...)
                 results, errors, log_dir = {}, {"*": f"{type(exc).__name__}: {exc}"}, None
@@ -179,7 +176,11 @@ def run_job(spec: dict[str, Any], events: TextIO) -> int:
                 _report(events, {"event": "failed", "reason": f"during run {index}: {exc}"})
                 return 3
             if log_dir is not None:
-                (Path(log_dir) / "timeline.json").write_text(json.dumps(run_timeline(before, after, roles)))
+                try:
+                    timeline = run_timeline(watch, nodes, before, roles)
+                except Exception as exc:  # the run's results are kept; only its timeline is missing
+                    timeline = {"error": f"the nodes' timelines could not be read: {type(exc).__name__}: {exc}"}
+                (Path(log_dir) / "timeline.json").write_text(json.dumps(timeline))
             _report(events, {"event": "run", "index": index, "ok": not errors, "results": results,
                              "errors": errors, "nodes": node_summary(after), "wall_s": time.monotonic() - started,
                              "log_dir": _relative(log_dir, job_dir)})

@@ -117,11 +117,12 @@ class Child:
 
 def part_commands(network: Path, nodes: list[str], extra: dict[str, list[str]] | None = None
                   ) -> list[tuple[str, list[str]]]:
-    """(name, argv) of each part, in starting order: the world, the nodes, then ``extra``."""
+    """(name, argv) of each part, in starting order: the world, the nodes, then ``extra`` (name ->
+    qnodeos command line, e.g. the job service)."""
     cli = [sys.executable, "-m", "qnodeos.cli"]
     parts = [("world", [*cli, "world", str(network)])]
     parts += [(f"node {n}", [*cli, "serve", str(network), "--node", n]) for n in nodes]
-    parts += list((extra or {}).items())
+    parts += [(name, [*cli, *argv]) for name, argv in (extra or {}).items()]
     return parts
 
 

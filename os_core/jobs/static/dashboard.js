@@ -206,6 +206,12 @@
                               alt: `Plot of ${name} over the runs`, width: "420", height: "220"}));
     }
     detail.append(plots);
+    if (stats.runs > 0) {
+      detail.append(el("figure", {class: "timeline-plot"},
+        el("img", {src: `/api/jobs/${encodeURIComponent(doc.id)}/timeline.png?v=${doc.runs_done}`,
+                   alt: `Timeline of the latest run of job ${doc.app}: each node's instructions and waits over device time`}),
+        el("figcaption", {text: "The latest run's timeline (device time; one lane per process and qubit)"})));
+    }
     detail.append(el("p", {}, el("a", {href: `/api/jobs/${encodeURIComponent(doc.id)}/runs`, text: "per-run results"}), " · ",
       el("a", {href: `/api/jobs/${encodeURIComponent(doc.id)}/logs`, text: "log files"}), " · ",
       el("a", {href: `/api/jobs/${encodeURIComponent(doc.id)}/timeline`, text: "timeline of the latest run"})));
