@@ -18,6 +18,9 @@ class EntanglementRecord:
     created_ns: int
     fidelity: float
     t2_ns: float = math.inf
+    #: when the application's request stops counting the pair as good (its minimum fidelity or maximum
+    #: age, device time; inf: never)
+    expires_ns: float = math.inf
 
     def fidelity_at(self, now_ns: int) -> float:
         """Estimated fidelity now: the Bell-state coherence decays as exp(-t/T2) (F -> 1/2 floor)."""
@@ -45,6 +48,17 @@ class EntanglementTable:
 
     def records(self) -> list[EntanglementRecord]:
         return list(self._records.values())
+
+    def expires_ns(self, record: EntanglementRecord) -> float:
+        """When the pair stops being good (device time; inf: never): its request's expiry, or when its
+        estimated fidelity falls below the table's cut-off, whichever comes first."""
+        floor = self.min_fidelity
+        if floor <= 0.5 or math.isinf(record.t2_ns):
+            return record.expires_ns
+        if record.fidelity < floor:
+            return float(record.created_ns)
+        below = record.created_ns + record.t2_ns * math.log((record.fidelity - 0.5) / (floor - 0.5))
+        return min(below, record.expires_ns)
 
     def expired(self, now_ns: int) -> list[EntanglementRecord]:
         """Records whose estimated fidelity has fallen below the cut-off."""

@@ -572,7 +572,7 @@ class EntanglementService:
         else:
             vid = self.port.array(req.pid, req.q_array)[index]  # type: ignore[arg-type]
             record = EntanglementRecord(q, req.peer, None, pair_id, resp.end_ns, req.f0, 1 / req.decay_per_ns
-                                        if req.decay_per_ns else math.inf)
+                                        if req.decay_per_ns else math.inf, resp.end_ns + req.lifetime_ns())
             self.port.hand_over(q, req.pid, vid, record)
             fields = [L.TYPE_K, req.rid[1], vid, 0 if req.creator else 1, pair_id, req.socket_id, remote,
                       duration_us, resp.end_ns // 1000, 0]

@@ -634,10 +634,12 @@ class NodeService:
                               "qubits": sorted(node.memory.qubits_of(p.pid).values()),
                               "waiting_for": p.wait_reason if p.state.value == "waiting" else "",
                               "error": None if p.error is None else str(p.error)})
-            table = []
-            for r in node.memory.entanglement.records():
+            table, entanglement = [], node.memory.entanglement
+            for r in entanglement.records():
+                expires = entanglement.expires_ns(r)
                 table.append({"qubit": r.physical_qubit, "peer": r.remote_node, "pair_id": r.pair_id,
-                              "age_ns": now - r.created_ns, "fidelity": round(r.fidelity_at(now), 6)})
+                              "age_ns": now - r.created_ns, "fidelity": round(r.fidelity_at(now), 6),
+                              "expires_in_ns": None if math.isinf(expires) else int(expires - now)})
             links = []
             for link in self.egp._links.values():
                 sched = link.schedule

@@ -133,9 +133,12 @@
       ["pid", "name", "state", "priority", "qubits", "waiting for / error"],
       shown.map(p => [p.pid, p.name, p.state, p.priority, (p.qubits || []).join(" ") || "–",
                       p.error || p.waiting_for || ""]), "no processes"));
-    article.append(table("entanglement", "Entanglement table", ["qubit", "partner", "pair", "age", "est. fidelity"],
+    article.append(table("entanglement", "Entanglement table", ["qubit", "partner", "pair", "age", "est. fidelity", "below cut-off in"],
       (state.entanglement || []).map(e => [e.qubit, e.peer, e.pair_id, time(e.age_ns),
-                                           Number(e.fidelity).toFixed(4)]), "no entangled qubits"));
+                                           Number(e.fidelity).toFixed(4),
+                                           e.expires_in_ns == null ? "never" :
+                                             (e.expires_in_ns <= 0 ? "expired" : time(e.expires_in_ns))]),
+      "no entangled qubits"));
     const links = state.links || [];
     article.append(table("links", "Network schedule", ["peer", "bin / period", "next bin", "attempting", "queued"],
       links.map(l => [l.peer, `${time(l.bin_ns)} / ${time(l.period_ns)}`, time(l.next_bin_ns),
