@@ -5,6 +5,8 @@
    ``per_pair`` = one subroutine per pair (``create_keep()[0]`` + measure + ``flush()``, N times);
    ``looped``   = one subroutine for all N pairs (``create_keep(number=N, sequential=True)`` with a
    post routine measuring each pair). Target: qnodeos >= 250x SimulaQron's pairs/s.
+   Next to it, when the run reports it: the simulated device time per pair (the slower node's
+   ``elapsed_ns`` over the run / (N + 1), so set-up included) and simulated / wall time per pair.
 2. Wall time per netqasm example app (the directories shipped in the netqasm wheel, unchanged).
    qnodeos: ``run_app_dir(app, platform, seed=..., preset="realistic", mode="processes")`` in a warm
    interpreter, and the same run in a fresh interpreter (``qnodeos run APP_DIR --platform ...`` when
@@ -106,7 +108,10 @@ def worker(spec_path: Path) -> int:
         try:
             run = run_app_dir(app, spec["platform"], **kwargs)
             wall = time.perf_counter() - t0
-            rec = {"wall_s": wall, "ok": run.ok, "errors": run.errors, "results": run.results}
+            rec = {"wall_s": wall, "ok": run.ok, "errors": run.errors, "results": run.results,
+                   # simulated device time of each node over the whole run (qnodeos with run stats)
+                   "sim_elapsed_ns": {n: s.get("elapsed_ns") for n, s in (getattr(run, "stats", None) or {}).items()
+                                      if isinstance(s, dict) and s.get("elapsed_ns") is not None}}
         except Exception as exc:  # noqa: BLE001 - reported in the table
             rec = {"wall_s": time.perf_counter() - t0, "ok": False, "errors": {"*": f"{type(exc).__name__}: {exc}"},
                    "results": {}}
@@ -226,9 +231,14 @@ def bench_epr(args, caps, peer, platforms) -> list[dict]:
             q = run_qnodeos(EPR_APP, platform, mode, repeat=q_repeat, inputs=inputs,
                             run_timeout_s=60 + 0.5 * n)
             fig = _epr_figures([r["results"] for r in q["runs"] if r["ok"]], "alice", "bob")
+            # Simulated device time per pair: the slower node's elapsed_ns over the whole run / (N + the
+            # warm-up pair). It also holds connection set-up, so it is an upper bound per pair.
+            sim = [max(r["sim_elapsed_ns"].values()) / 1e9 / (n + 1)
+                   for r in q["runs"] if r["ok"] and r.get("sim_elapsed_ns")]
             row = {"pattern": pattern, "platform": platform, "mode": mode, "n": n,
                    "qnodeos_pairs_per_s": fig["pairs_per_s"], "qnodeos_pairs_per_s_all": fig["pairs_per_s_all"],
                    "qnodeos_agreement": fig["agreement"], "qnodeos_status": q["status"],
+                   "qnodeos_sim_s_per_pair": _median(sim), "qnodeos_sim_s_per_pair_all": sim,
                    "qnodeos_errors": q["errors"] if q["status"] != "ok" else None,
                    "peer_n": peer_fig["n"] if peer_fig else None,
                    "peer_pairs_per_s": peer_fig["pairs_per_s"] if peer_fig else None,
@@ -238,9 +248,13 @@ def bench_epr(args, caps, peer, platforms) -> list[dict]:
                    "peer_error": peer_fig["error"] if peer_fig else None}
             row["ratio"] = (row["qnodeos_pairs_per_s"] / row["peer_pairs_per_s"]
                             if row["qnodeos_pairs_per_s"] and row["peer_pairs_per_s"] else None)
+            # how much faster than real time: simulated seconds per pair / wall seconds per pair
+            row["sim_speedup"] = (row["qnodeos_sim_s_per_pair"] * row["qnodeos_pairs_per_s"]
+                                  if row["qnodeos_sim_s_per_pair"] and row["qnodeos_pairs_per_s"] else None)
             rows.append(row)
             _log(f"  qnodeos epr {pattern} {platform} {mode} N={n}: {fig['pairs_per_s'] or 0:.1f} pairs/s "
-                 f"({q['status']})" + (f" {q['errors']}" if q["status"] != "ok" else ""))
+                 f"({q['status']})" + (f" {q['errors']}" if q["status"] != "ok" else "")
+                 + (f", simulated {_fmt_ms(row['qnodeos_sim_s_per_pair'])}/pair" if row["qnodeos_sim_s_per_pair"] else ""))
     return rows
 
 
@@ -296,6 +310,10 @@ def _fmt_s(x: float | None) -> str:
     return "—" if x is None else (f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s")
 
 
+def _fmt_ms(x: float | None) -> str:
+    return "—" if x is None else f"{x * 1000:.3g} ms"
+
+
 def _fmt_rate(x: float | None) -> str:
     return "—" if x is None else f"{x:,.1f}" if x < 100 else f"{x:,.0f}"
 
@@ -324,13 +342,17 @@ def report(epr_rows: list[dict], app_rows: list[dict], meta: dict) -> None:
     if epr_rows:
         head = ["pattern", "platform", "mode", "N qnodeos / peer", "qnodeos pairs/s", "SimulaQron pairs/s",
                 "qnodeos / SimulaQron", "outcomes agree q / s"]
+        with_sim = any(r.get("qnodeos_sim_s_per_pair") for r in epr_rows)
+        if with_sim:
+            head += ["sim. time/pair", "sim./wall"]
         body = []
         for r in epr_rows:
             body.append([r["pattern"], r["platform"], r["mode"], f"{r['n']} / {r['peer_n'] or '—'}",
                          _fmt_rate(r["qnodeos_pairs_per_s"]) + ("" if r["qnodeos_status"] == "ok" else f" {r['qnodeos_status']}"),
                          _fmt_rate(r["peer_pairs_per_s"]) + ("" if r["peer_status"] in ("ok",) else f" {r['peer_status']}"),
                          _fmt_ratio(r["ratio"]),
-                         f"{_pct(r['qnodeos_agreement'])} / {_pct(r['peer_agreement'])}"])
+                         f"{_pct(r['qnodeos_agreement'])} / {_pct(r['peer_agreement'])}"]
+                        + ([_fmt_ms(r.get("qnodeos_sim_s_per_pair")), _fmt_ratio(r.get("sim_speedup"))] if with_sim else []))
         lines.append((f"EPR pairs/s through the full stack ({mode_label}; target ≥ {TARGET_EPR:g}×)",
                       head, body))
     if app_rows:
