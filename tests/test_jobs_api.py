@@ -105,7 +105,9 @@ def test_netqasm_teleport_runs_and_reports_results_statistics_logs_and_timeline(
     assert set(timeline["nodes"]) == {"sender", "receiver"}
     for node, trace in timeline["nodes"].items():
         check_trace(trace, node)
-        assert trace["entries"] and {e["process"] for e in trace["entries"]} == {node}
+        # the job's own process on that node, and the node's network process (its entanglement attempts)
+        assert trace["entries"] and {e["process"] for e in trace["entries"]} == {node, "network"}
+        assert trace["meta"]["trace"]["complete"]
     first = alice.get(f"/api/jobs/{job['id']}/runs/0/timeline").json()
     assert first["nodes"]["sender"]["entries"][0]["start_ns"] < timeline["nodes"]["sender"]["entries"][0]["start_ns"]
 
