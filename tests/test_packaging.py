@@ -155,3 +155,23 @@ def test_installed_package_is_typed_and_visible_to_type_checkers():
     assert (package_dir / "py.typed").is_file()
     for sub in ("hal", "drivers", "firmware_stubs", "apps", "commands"):
         assert (package_dir / sub / "__init__.py").exists(), sub
+
+
+def test_every_package_data_file_is_in_git():
+    """A data file that exists only in a working copy (e.g. caught by a .gitignore pattern) works
+    there and is missing from every clone: each file the package-data globs ship must be tracked."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if tracked.returncode != 0:
+        import pytest
+
+        pytest.skip("not a git checkout")
+    in_git = set(tracked.stdout.splitlines())
+    untracked = []
+    for package, patterns in SETUPTOOLS.get("package-data", {}).items():
+        folder = folder_of(package)
+        for pattern in patterns:
+            for path in folder.glob(pattern):
+                name = str(path.relative_to(ROOT))
+                if path.is_file() and name not in in_git and not name.endswith((".c", ".so")):
+                    untracked.append(name)
+    assert not untracked, f"package data not in git (clones would lack it): {untracked}"
