@@ -276,6 +276,50 @@ def test_up_runs_apps_from_the_cli_and_as_jobs_and_stops_every_part_on_sigterm(t
             os.killpg(up.pid, signal.SIGKILL)
 
 
+def _pairs_archive() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for source in PAIRS_APP.glob("app_*.py"):
+            zf.write(source, source.name)
+    return out.getvalue()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_node_killed_during_a_job_fails_the_job_naming_it_and_the_rest_keeps_running(tmp_path):
+    httpx = pytest.importorskip("httpx")
+    path = write_network(tmp_path)
+    log = tmp_path / "up.log"
+    up = _start(_cli("up", str(path), "--jobs-port", "0"), log)
+    try:
+        _wait_line(log, "Ctrl-C stops it")
+        url = log.read_text().split("job service and dashboard: ", 1)[1].split("/ ", 1)[0]
+        token = (tmp_path / "jobs" / "demo.token").read_text().strip()
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+            job = client.post("/api/jobs", files={"archive": ("pairs.zip", _pairs_archive())},
+                              data={"runs": "2", "inputs": '{"alice": {"n": 1000000}, "bob": {"n": 1000000}}'}).json()
+            _wait_for(lambda: client.get(f"/api/jobs/{job['id']}").json()["status"] == "running"
+                      and client.get("/api/nodes").json()["nodes"]["bob"].get("entanglement") is not None, 60,
+                      "the job to run")
+            bob = [p for p in _processes_with(str(path)) if "--node bob" in
+                   Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode()]
+            os.kill(bob[0], signal.SIGKILL)
+            _wait_for(lambda: client.get(f"/api/jobs/{job['id']}").json()["status"] != "running", 60,
+                      "the job to end")
+            failed = client.get(f"/api/jobs/{job['id']}").json()
+            assert failed["status"] == "failed" and "bob" in failed["error"], failed
+            _wait_line(log, "node bob ended on its own (exit code -9)")
+            assert up.poll() is None  # the world, alice and the job service still run
+            assert len(_processes_with(str(path))) == 4
+            assert client.get("/api/health").status_code == 200
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(timeout=30) == 1  # a part had ended on its own
+        assert "network stopped (node bob had ended on its own)" in log.read_text()
+        _wait_for(lambda: not _processes_with(str(path)), 10, "the rest to end")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(up.pid, signal.SIGKILL)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_up_stops_the_rest_when_a_part_dies_and_its_children_die_with_it(tmp_path):
     path = write_network(tmp_path)

@@ -90,6 +90,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 JOBS_PART = "job service"
+WORLD_PART = "world"  # the part without which nothing runs: its end stops the others
 DEMO_USER = "demo"
 
 
@@ -171,11 +172,24 @@ def run_up(args: argparse.Namespace) -> int:
               f"  curl -H \"Authorization: Bearer $(cat {token[1]})\" -F archive=@APP.zip -F runs=10 {url}/api/jobs",
               file=sys.stderr)
     print("Ctrl-C stops it", file=sys.stderr)
-    ended = launcher.wait(stop)
+    ended = launcher.wait(stop, essential={WORLD_PART}, on_lost=_report_lost)
+    lost = [c.name for c in launcher.lost]
     codes = launcher.stop()
     if ended is not None:
         print(f"{ended.name} ended on its own (exit code {codes.get(ended.name, ended.process.returncode)}); "
               "stopped the others", file=sys.stderr)
         return 1
-    print("network stopped", file=sys.stderr)
-    return 0
+    print("network stopped" + (f" ({', '.join(lost)} had ended on its own)" if lost else ""), file=sys.stderr)
+    return 1 if lost else 0
+
+
+def _report_lost(child: Any) -> None:
+    """A node or the job service ended while the world runs: say what that means, keep the rest."""
+    code = child.process.returncode
+    if child.name == JOBS_PART:
+        consequence = "the network keeps running for `qnodeos run APP_DIR --network NET`"
+    else:
+        consequence = ("its peers are told it left (within seconds); runs and jobs that need it fail, naming "
+                       "it; a node cannot rejoin: start `qnodeos up` again to bring it back")
+    print(f"{child.name} ended on its own (exit code {code}): {consequence}. The rest keeps running; Ctrl-C "
+          "stops it", file=sys.stderr, flush=True)

@@ -3,8 +3,9 @@
 The world starts first, then each node (each says ``ready`` on its first line of output once it
 listens), then any extra service (the job service). The children die with the launcher
 (``PR_SET_PDEATHSIG``: SIGTERM, so a node still leaves the network cleanly); Ctrl-C or SIGTERM stops
-them in reverse order, each within :data:`STOP_S` before it is killed. If any child ends on its own, the
-launcher stops the others and says which one ended and how.
+them in reverse order, each within :data:`STOP_S` before it is killed. If an essential child (the
+world) ends on its own, the launcher stops the others; another that ends is reported and the rest keep
+running, so the job service can tell its users which node went.
 """
 from __future__ import annotations
 
@@ -143,13 +144,26 @@ class Launcher:
             self.stop()
             raise
 
-    def wait(self, stop: threading.Event) -> Child | None:
-        """Until ``stop`` is set (returns None) or a child ends on its own (returns it)."""
+    def wait(self, stop: threading.Event, essential: set[str] | None = None,
+             on_lost: Callable[[Child], None] | None = None) -> Child | None:
+        """Until ``stop`` is set (returns None) or an ``essential`` child (default: any) ends on its own
+        (returns it). Another child that ends is reported once to ``on_lost`` and the wait goes on."""
+        lost: set[str] = set()
         while not stop.wait(0.2):
             for child in self.children:
-                if child.process is not None and child.process.poll() is not None:
+                if child.name in lost or child.process is None or child.process.poll() is None:
+                    continue
+                if essential is None or child.name in essential:
                     return child
+                lost.add(child.name)
+                if on_lost is not None:
+                    on_lost(child)
         return None
+
+    @property
+    def lost(self) -> list[Child]:
+        """The children that have ended."""
+        return [c for c in self.children if c.process is not None and c.process.poll() is not None]
 
     def stop(self) -> dict[str, int | None]:
         return {child.name: child.stop() for child in reversed(self.children)}
