@@ -59,7 +59,8 @@ def write_network(folder: Path, *, platform: str = "mock-trapped-ion", preset: s
     """A two-node served network (alice, bob) on free loopback ports, with its keys."""
     base = _free_block(12)
     write_key_files([*NODES, "world", "hosts"], folder / "keys")
-    text = [f'[nodes.{n}]\ndriver = "{platform}"\nconfig = {{ preset = "{preset}" }}\n' for n in NODES]
+    size = "ions = 5" if platform == "mock-trapped-ion" else "carbons = 4"  # as `qnodeos run` sizes app nodes
+    text = [f'[nodes.{n}]\ndriver = "{platform}"\nconfig = {{ preset = "{preset}", {size} }}\n' for n in NODES]
     text.append(f'[serve]\nkeys = "keys"\nworld = "tcp://127.0.0.1:{base}"\nseed = 3\n{extra_serve}\n'
                 '[serve.roles]\nsender = "alice"\nreceiver = "bob"\n')
     for i, n in enumerate(NODES):
@@ -149,6 +150,36 @@ def test_netqasm_teleport_runs_against_served_nodes_and_again(tmp_path, capsys):
             assert state["entanglement"] == []
             users = [p for p in state["processes"] if p["pid"] != 0]
             assert len(users) == 2 and all(p["state"] == "done" and not p["qubits"] for p in users), users
+
+
+#: netqasm's two-node example applications, and where their roles run on the served alice and bob
+EXAMPLES = ("bb84", "blind_grover", "blind_rotation", "dist_cnot", "link_layer_ck", "link_layer_md",
+            "magic_square", "multiple_files", "single_node", "teleport")
+EXAMPLE_PLACEMENT = {"client": "alice", "server": "bob", "controller": "alice", "target": "bob",
+                     "player1": "alice", "player2": "bob", "sender": "alice", "receiver": "bob"}
+
+
+def test_netqasm_example_apps_run_unchanged_against_the_same_served_nodes(tmp_path):
+    """Every two-node example of netqasm, one after the other, as hosts of this process against one
+    pair of running nodes: each finishes without error and leaves nothing allocated behind."""
+    from qnodeos.apps.runner import run_app_on_nodes
+
+    path = write_network(tmp_path)
+    with served_in_process(path) as nodes:
+        links = connect_hosts(Deployment.load(path))
+        try:
+            for app in EXAMPLES:
+                run = run_app_on_nodes(APPS / app, links, placement=EXAMPLE_PLACEMENT, timeout_s=120)
+                assert not run.errors, (app, run.errors)
+                assert set(run.results) == {p.name[4:-3] for p in (APPS / app).glob("app_*.py")}, app
+        finally:
+            for link in links.values():
+                link.close()
+        for node in nodes.values():
+            state = node.service.dashboard_state()
+            assert state["entanglement"] == []
+            assert all(p["state"] == "done" and not p["qubits"] for p in state["processes"] if p["pid"]), \
+                state["processes"]
 
 
 def test_stopping_a_node_tells_its_peers(tmp_path):

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..apps.local_network import APP_DEVICE_SIZE
 from ..network.keys import write_key_files
 from .deployment import HOSTS, WORLD
 
 NODES = ("alice", "bob")
 EXAMPLE_ROLES = {"sender": "alice", "receiver": "bob", "client": "alice", "server": "bob"}
+#: as many carbons as `qnodeos run APP_DIR` gives NV nodes (netqasm's blind computations hold 4 qubits)
+CARBONS = APP_DEVICE_SIZE["nv"]["carbons"]
 #: Ports of the example from ``first_port``: the world's 3 per node, then 2 per node (mailbox, hosts).
 PORTS_USED = 20
 
@@ -21,7 +24,7 @@ def example_network_text(first_port: int, keys: str = "keys") -> str:
         raise ValueError(f"first port {first_port} is outside 1024..{65535 - PORTS_USED}")
     lines = ['description = "two mock NV nodes served on loopback (qnodeos up)"', ""]
     for name in NODES:
-        lines += [f"[nodes.{name}]", 'driver = "mock-nv"', 'config = { preset = "realistic" }', ""]
+        lines += [f"[nodes.{name}]", 'driver = "mock-nv"', f'config = {{ preset = "realistic", carbons = {CARBONS} }}', ""]
     lines += ["[serve]", f'keys = "{keys}"', f'world = "tcp://127.0.0.1:{first_port}"', "seed = 1", "",
               "[serve.roles]", *(f'{role} = "{node}"' for role, node in EXAMPLE_ROLES.items()), ""]
     base = first_port + 3 * len(NODES) + 4
