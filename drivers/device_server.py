@@ -18,6 +18,7 @@ import json
 import sys
 import threading
 import time
+from functools import partial
 from typing import Any, Callable, Iterable
 
 import msgpack
@@ -66,10 +67,10 @@ class DeviceServer:
         for name, device in self.devices.items():
             handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
             if name in served:
-                handlers["device"] = lambda req, d=device: self._device_op(d, req)
+                handlers["device"] = partial(self._device_op, device)
             if self.world is not None:
-                handlers["sync"] = lambda req, n=name: self._sync(n, req)
-                handlers["control"] = lambda req, n=name: self._control(n, req)
+                handlers["sync"] = partial(self._sync, name)
+                handlers["control"] = partial(self._control, name)
             self.addresses[name] = {}
             for role, handler in handlers.items():
                 sock = self._ctx.socket(zmq.REP)

@@ -19,7 +19,7 @@ import abc
 import math
 import threading
 import zlib
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence, TypeVar
 
 import numpy as np
 
@@ -78,6 +78,9 @@ def device_rng(seed: int | None, node: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(node.encode())])
 
 
+_Device = TypeVar("_Device", bound="MockDevice")  # from_config builds the class it is called on
+
+
 class MockDevice(QDevice):
     """A simulated QDevice on a :class:`SharedStateSpace`; subclasses declare the hardware."""
 
@@ -109,9 +112,9 @@ class MockDevice(QDevice):
         }
 
     @classmethod
-    def from_config(cls, node: str = "node", seed: int | None = None, config_file: str | None = None,
+    def from_config(cls: type[_Device], node: str = "node", seed: int | None = None, config_file: str | None = None,
                     preset: str = "realistic", state_space: SharedStateSpace | None = None,
-                    **overrides: Any) -> "MockDevice":
+                    **overrides: Any) -> _Device:
         """The registry's factory: defaults -> ``preset`` -> ``config_file`` -> ``overrides``."""
         config = cls.CONFIG_CLASS.load(preset=preset, config_file=config_file, **overrides)
         if state_space is not None and not isinstance(state_space, SharedStateSpace):
@@ -198,9 +201,8 @@ class MockDevice(QDevice):
 
     def _note_fresh_state(self, instr: PhysicalInstruction, response: Response) -> None:
         """Record when a qubit's state started afresh (initialised, measured, newly heralded)."""
-        fresh = (isinstance(instr, (Init, Measure)) and response.ok) or (
-            isinstance(instr, EntangleAttempt) and response.status in (Status.ENTANGLED, Status.ENT_FAILURE))
-        if fresh:
+        if (isinstance(instr, (Init, Measure)) and response.ok) or (
+                isinstance(instr, EntangleAttempt) and response.status in (Status.ENTANGLED, Status.ENT_FAILURE)):
             self._reset_at[instr.qubit] = response.end_ns
 
     def reset(self) -> None:

@@ -3,13 +3,15 @@ and the timeline that orders every node's events (a *world*)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from qnodeos.hal import QDevice
 from qnodeos.hal.errors import ConfigError
 from qnodeos.hal.timeline import NetworkSchedule
 
 from .world_links import link_params
+
+if TYPE_CHECKING:
+    from .mock_device import MockDevice
 
 PLATFORMS = ("nv", "trapped_ion", "ion")
 #: Mock drivers by name, and the platform each simulates.
@@ -24,7 +26,7 @@ _KINDS = ("nv", "trapped_ion", "ion")
 class MockWorld:
     """Everything physical about a mock network, in one place (one process)."""
 
-    devices: dict[str, QDevice]
+    devices: dict[str, MockDevice]
     stations: dict[tuple[str, str], Any]
     schedule: NetworkSchedule
     timeline: Any  # qnodeos.drivers.timeline.Timeline
@@ -106,7 +108,7 @@ def build_mock_world(platform: str | Mapping[str, str], nodes: list[str], seed: 
 
 def build_mock_network(platform: str, nodes: list[str], seed: int | None = None, preset: str = "realistic",
                        links: list[tuple[str, str]] | None = None, sync_timeout_s: float | None = None,
-                       **overrides: Any) -> dict[str, QDevice]:
+                       **overrides: Any) -> dict[str, MockDevice]:
     """Mock devices for ``nodes`` sharing one state space, with a heralding station per link (default:
     every pair of nodes) in stand-alone mode: attempts rendezvous on the wall clock, as the HAL's
     two-device tests drive them. Networks run by the OS use :func:`build_mock_world`."""

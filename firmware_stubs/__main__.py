@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     device = DriverRegistry.load().build(args.device, {}, node=args.node, seed=args.seed)
     server_cls = SERVERS[args.link]
     options = {} if args.link == "pty" else {"port": args.port}
-    serve_until_interrupted(server_cls(Controller(device), **options).start(), args.device)  # type: ignore[call-arg]
+    serve_until_interrupted(server_cls(Controller(device), **options).start(), args.device)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import threading
 from typing import Callable, ClassVar
 
 from .serving import Limits, ServingLoop
-from .sessions import FramedSession, Session, TextSession
+from .sessions import FramedSession, TextSession
 from .stub import FirmwareStub
 
 _BACKLOG = 1024  # a flood of connects queues in the kernel instead of having its SYNs dropped
@@ -61,7 +61,7 @@ class _StubServer:
 class _TCPStubServer(_StubServer):
     """A stub on a loopback TCP port, each connection with its own ``session_class`` session."""
 
-    session_class: ClassVar[Callable[[FirmwareStub], Session]]
+    session_class: ClassVar[type[TextSession] | type[FramedSession]]
 
     def __init__(self, stub: FirmwareStub, host: str = "127.0.0.1", port: int = 0, *,
                  limits: Limits | None = None, admit: Callable[[socket.socket], bool] | None = None) -> None:
@@ -122,7 +122,7 @@ class PtyControllerServer(_StubServer):
 
 
 #: The link kinds by name, for the command line and the harness.
-SERVERS: dict[str, type[_StubServer]] = {
+SERVERS: dict[str, Callable[[FirmwareStub], _StubServer]] = {
     "tcp": ControllerTCPServer, "socket": SocketControllerServer, "pty": PtyControllerServer,
 }
 

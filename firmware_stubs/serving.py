@@ -171,7 +171,12 @@ class ServingLoop:
 
     def drop_connections(self) -> None:
         """Close every open connection now (a cable pulled out)."""
-        self.call(lambda: [self._close(link) for link in list(self._links.values()) if link.is_socket])
+        def close_sockets() -> None:
+            for link in list(self._links.values()):
+                if link.is_socket:
+                    self._close(link)
+
+        self.call(close_sockets)
 
     @property
     def open_connections(self) -> int:

@@ -47,7 +47,7 @@ class QDevice(abc.ABC):
     def reset(self) -> None:
         """Return every qubit to |0> and forget entanglement; the clock keeps running."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (an optional hook: in-process devices hold nothing to release)
         """Release the transport (no-op for in-process devices)."""
 
     def __enter__(self) -> "QDevice":

@@ -126,7 +126,7 @@ def qubits_of(instr: PhysicalInstruction) -> tuple[int, ...]:
 def to_dict(instr: PhysicalInstruction) -> dict:
     """A JSON-friendly dict of ``instr`` (used by shims and traces)."""
     out: dict = {"op": instruction_name(instr)}
-    for field in instr.__dataclass_fields__:  # type: ignore[union-attr]
+    for field in instr.__dataclass_fields__:
         value = getattr(instr, field)
         if isinstance(value, Axis):
             value = value.value

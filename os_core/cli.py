@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 class _CurrentStderr(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is when a record comes (redirections and test harnesses swap it)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 

@@ -8,7 +8,7 @@ instruction at a time. Every NetQASM instruction leaves one trace record.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from netqasm.lang.instr import NetQASMInstruction
 
@@ -282,9 +282,8 @@ class Executor:
         elif kind in ("div", "rem") and b == 0:
             raise ExecutionError(f"{kind} by zero")
         else:
-            value = {"add": a + b, "sub": a - b}.get(kind)
-            if value is None:
-                value = a * b if kind == "mul" else (a // b if kind == "div" else a % b)
+            simple = {"add": a + b, "sub": a - b}.get(kind)
+            value = simple if simple is not None else a * b if kind == "mul" else (a // b if kind == "div" else a % b)
         proc.regs[args[0][1]] = ((value + 0x80000000) & 0xFFFFFFFF) - 0x80000000  # 32-bit registers
         return pc + 1
 
@@ -393,7 +392,7 @@ class Executor:
         self._classical[q] = outcome
         return outcome
 
-    def _measure_by_swap(self, q: int, ancillas: list[int]) -> int:
+    def _measure_by_swap(self, q: int, ancillas: Sequence[int]) -> int:
         """Every measurable qubit holds a live state: swap ``q``'s state into one, measure it there and
         swap back, so the other state returns untouched and ``q`` is left in the measured state."""
         for ancilla in ancillas:

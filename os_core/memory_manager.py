@@ -160,8 +160,8 @@ class MemoryManager:
         if free:
             q = self._choose(proc, virtual_id, free)
         else:
-            q = self._evict(pool, proc, f"for process {proc.pid}") if self._is_communication(pool) else None
-            if q is None:
+            evicted = self._evict(pool, proc, f"for process {proc.pid}") if self._is_communication(pool) else None
+            if evicted is None:
                 if self._others_hold(pool, proc.pid) or any(self.memory.is_free(p) for p in pool):
                     raise self._wait(proc, pool, f"a free qubit for virtual id {virtual_id}",
                                      evict=self._is_communication(pool))
@@ -169,6 +169,7 @@ class MemoryManager:
                     if proc.pid in self._convention else ""
                 raise OutOfQubits(f"process {proc.pid}: no free {role}qubit for virtual id {virtual_id} "
                                   f"({len(pool)} such qubits, all in use)")
+            q = evicted
         self.memory.assign(proc.pid, virtual_id, q)
         self.queue.leave(proc.pid)
         return q
@@ -376,7 +377,7 @@ class MemoryManager:
         self.queue.leave(pid)
         for table in (self._blocked_since, self._host_since, self._host_known,
                       self._host_estimate, self._protect_at, self._pinned):
-            table.pop(pid, None)  # type: ignore[attr-defined]
+            table.pop(pid, None)
         self._convention.discard(pid)
 
     # ---- protective moves -------------------------------------------------------------------------

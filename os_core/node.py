@@ -136,7 +136,7 @@ class Node:
         self._unread: set[int] = set()  # finished pids whose result nobody has read yet
         self._next_pid = 1
         self._start_ns: int | None = None
-        self._compiled: dict[bytes | str, CompiledSubroutine] = {}
+        self._compiled: dict[tuple[str | None, bytes | str], CompiledSubroutine] = {}
         self.time_slice = time_slice
         self.max_instructions = max_instructions
         self.max_processes = max_processes
@@ -175,14 +175,14 @@ class Node:
         """Parse (netqasm), compile and validate one subroutine for this node's platform."""
         key = source if isinstance(source, (str, bytes)) else None
         if key is not None and (flavour, key) in self._compiled:
-            return self._compiled[(flavour, key)]  # type: ignore[index]
+            return self._compiled[(flavour, key)]
         sub, used = self._parse(source, flavour)
         compiled = compile_subroutine(sub, used)
         validate(compiled, self.translator, self.memory)
         if key is not None:
             if len(self._compiled) >= self.COMPILE_CACHE_SIZE:  # hosts sending ever-new programs
                 self._compiled.pop(next(iter(self._compiled)))
-            self._compiled[(flavour, key)] = compiled  # type: ignore[index]
+            self._compiled[(flavour, key)] = compiled
         return compiled
 
     def _parse(self, source: ProgramSource, flavour: str | None) -> tuple[Subroutine, str]:
@@ -465,7 +465,7 @@ class Node:
         if proc.on_subroutine_done is not None:
             proc.on_subroutine_done(proc, exc)
 
-    def fail_waiting(self, error: Exception) -> None:
+    def fail_waiting(self, error: BaseException) -> None:
         """A failure outside any one process (the device died while idling): every process that was
         waiting on a timer or an event gets the error, so none waits for ever."""
         for proc in list(self._processes.values()):

@@ -159,7 +159,7 @@ def _locate(text: str, flavour: str) -> str:
 
     preamble: list[str] = []
     start = 0
-    for start, line in enumerate(lines):
+    for start, line in enumerate(lines):  # noqa: B007 (where the loop stops is read below)
         if code(line) and not code(line).startswith("#"):
             break
         preamble.append(line)

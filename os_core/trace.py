@@ -75,7 +75,7 @@ class Trace:
         self.recorded += 1
         self._rows.append((pid, subroutine, line, instr, start, end, physical))
 
-    def _skip(self, *args: Any) -> None:
+    def _skip(self, *args: Any, **kwargs: Any) -> None:
         pass
 
     def __len__(self) -> int:
@@ -128,7 +128,7 @@ def load_trace(path: str | Path) -> dict[str, Any]:
     """Read a trace JSON written by :meth:`Trace.to_json` (one node) or a network trace (see
     :func:`network_trace`); ``ValueError`` names the first bad field."""
     data = json.loads(Path(path).read_text())
-    if isinstance(data, Mapping) and "nodes" in data:
+    if isinstance(data, dict) and "nodes" in data:
         if not isinstance(data["nodes"], Mapping) or not data["nodes"]:
             raise ValueError(f"{path}: 'nodes' must map node names to their traces")
         for node, trace in data["nodes"].items():

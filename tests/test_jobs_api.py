@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from jobs_support import (HOLD, JOB_APPS, TELEPORT, ServedTestNetwork, ServiceProcess, add_user, netqasm_app,
-                          submit, tar_gz_dir, wait_for, wait_job, zip_dir)
+                          submit, tar_gz_dir, wait_job, zip_dir)
 
 from qnodeos.trace import check_trace
 

@@ -366,7 +366,7 @@ def test_reference_model_textbook_values():
     for row, col in itertools.product(range(3), repeat=2):
         assert probability(lambda s: magic_square_model(s, row, col), phi_plus, magic_square_won) == pytest.approx(1)
     for phi, theta in [(0.3, 1.1), (2.0, 2.9)]:
-        for p, r in branches(lambda s: teleport_model(s, phi, theta), phi_plus):
+        for _p, r in branches(lambda s: teleport_model(s, phi, theta), phi_plus):
             assert fidelity_pure(r["state"], ket_from(phi, theta)) == pytest.approx(1)
     # a CNOT between two qubits made of a teleportation-based protocol: |+>|0> -> Phi+
     sim, _ = replay(lambda s: dist_cnot_model(s, 0.0, math.pi / 2, 0.0, 0.0), phi_plus, [1, 0])

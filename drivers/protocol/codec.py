@@ -172,7 +172,7 @@ def _instruction_from_json(text: str) -> PhysicalInstruction:
         instr = from_dict(data)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"bad JSON instruction {shown!r}: {exc}") from None
-    for name in instr.__dataclass_fields__:  # type: ignore[union-attr]
+    for name in instr.__dataclass_fields__:
         check, want = _FIELD_CHECKS.get(name, (lambda v: True, ""))  # a field added later: unchecked
         value = getattr(instr, name)
         if not check(value):

@@ -34,6 +34,7 @@ import itertools
 import json
 import math
 import threading
+from functools import partial
 from typing import Any, Callable, Iterator
 
 try:
@@ -100,6 +101,20 @@ def error_bound(shots: int, rate: float, sigmas: float = 5.0) -> float:
 
 def _op(caps: Capabilities, instr: PhysicalInstruction) -> NativeOperation | None:
     return caps.operation_for(instr) if caps.supports(instr) else None
+
+
+def _init_error(caps: Capabilities, q: int) -> float:
+    """The declared error of initialising ``q`` (every qubit the kit measures must support Init)."""
+    op = _op(caps, Init(q))
+    assert op is not None, f"qubit {q}: the device declares no Init"
+    return op.error
+
+
+def _outcome(response: Response) -> int:
+    """The outcome of a measurement that must have succeeded."""
+    outcome = response.raise_for_status().outcome
+    assert outcome is not None and outcome in (0, 1), response
+    return outcome
 
 
 def _flip(caps: Capabilities, q: int) -> tuple[PhysicalInstruction, float] | None:
@@ -251,7 +266,7 @@ class QDeviceConformance:
     def test_init_then_measure_gives_zero(self, qdevice: QDevice) -> None:
         caps = qdevice.capabilities
         for q in self._measurable(qdevice):
-            rate = caps.qubits[q].readout_error[0] + _op(caps, Init(q)).error + self.error_margin
+            rate = caps.qubits[q].readout_error[0] + _init_error(caps, q) + self.error_margin
             ones = self._count_ones(qdevice, q, [])
             assert ones <= error_bound(self.shots, rate), f"qubit {q}: {ones}/{self.shots} ones after init"
 
@@ -263,7 +278,7 @@ class QDeviceConformance:
             if flip is None:
                 continue
             instr, gate_error = flip
-            rate = caps.qubits[q].readout_error[1] + _op(caps, Init(q)).error + gate_error + self.error_margin
+            rate = caps.qubits[q].readout_error[1] + _init_error(caps, q) + gate_error + self.error_margin
             zeros = self.shots - self._count_ones(qdevice, q, [instr])
             assert zeros <= error_bound(self.shots, rate), f"qubit {q}: {zeros}/{self.shots} zeros after {instr!r}"
             tested += 1
@@ -277,13 +292,13 @@ class QDeviceConformance:
             pytest.skip("no measurable qubit has a native pi rotation about X or Y")
         ones = {q: 0 for q, _ in flippable}
         for _ in range(self.shots):
-            for q, (instr, _err) in flippable:
+            for _q, (instr, _err) in flippable:
                 qdevice.execute(instr).raise_for_status()
             before = qdevice.now_ns
             qdevice.reset()
             assert qdevice.now_ns >= before, "reset moved the clock backwards"
             for q, _ in flippable:
-                ones[q] += qdevice.execute(Measure(q)).raise_for_status().outcome
+                ones[q] += _outcome(qdevice.execute(Measure(q)))
         for q, n in ones.items():
             rate = caps.qubits[q].readout_error[0] + self.error_margin
             assert n <= error_bound(self.shots, rate), f"qubit {q}: {n}/{self.shots} ones after reset()"
@@ -312,10 +327,10 @@ class QDeviceConformance:
                     with pytest.raises(UnsupportedInstruction):
                         r.raise_for_status()
             if sentinel:
-                zeros += 1 - qdevice.execute(Measure(sentinel[0])).raise_for_status().outcome
+                zeros += 1 - _outcome(qdevice.execute(Measure(sentinel[0])))
         if sentinel:
             q, (_instr, gate_error) = sentinel
-            rate = caps.qubits[q].readout_error[1] + _op(caps, Init(q)).error + gate_error + self.error_margin
+            rate = caps.qubits[q].readout_error[1] + _init_error(caps, q) + gate_error + self.error_margin
             assert zeros <= error_bound(self.shots, rate), f"refusals disturbed qubit {q}: {zeros} zeros"
 
     def test_invalid_qubits_are_refused(self, qdevice: QDevice) -> None:
@@ -353,8 +368,8 @@ class QDeviceConformance:
         likely = self.max_attempts_cap if p <= 0 else min(self.max_attempts_cap, max(1, math.ceil(8 / p)))
         seen = set()
         for max_attempts in (likely, 1, likely):
-            ra, rb = _run_both(lambda: a.execute(EntangleAttempt(qa, b.node, max_attempts)),
-                               lambda: b.execute(EntangleAttempt(qb, a.node, max_attempts)), self.thread_timeout_s)
+            ra, rb = _run_both(partial(a.execute, EntangleAttempt(qa, b.node, max_attempts)),
+                               partial(b.execute, EntangleAttempt(qb, a.node, max_attempts)), self.thread_timeout_s)
             assert ra.status == rb.status, (ra, rb)
             assert ra.status in (Status.ENTANGLED, Status.ENT_FAILURE), (ra, rb)
             assert ra.start_ns == rb.start_ns and ra.end_ns == rb.end_ns, (ra, rb)

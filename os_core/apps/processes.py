@@ -147,6 +147,7 @@ def run_app_dir_processes(path: str | Path, platform: str = defaults.PLATFORM, *
             proc.start()
             child_end.close()
             procs.append(proc)
+            assert proc.pid is not None  # a started process has one
             node_pids[name] = proc.pid
             channels[name] = parent_end
             parent_ends.append(parent_end)
@@ -182,9 +183,9 @@ def _collect(app: Any, channels: dict[str, Any], deadline: float, gone: Any) -> 
         if not ready:
             break
         for channel in ready:
-            name = waiting.pop(channel)  # type: ignore[call-overload]
+            name = waiting.pop(channel)
             try:
-                payload = channel.recv()
+                payload = channels[name].recv()
             except (EOFError, OSError):
                 _fail_roles(app, run, name, f"node {name} died without answering (killed or crashed)")
                 try:

@@ -43,9 +43,9 @@ def report_simulator(simulated: bool) -> None:
     from netqasm.sdk.toolbox import sim_states  # imported under "debug": no NetSquid import
 
     if simulated:
-        sim_states.qubit_from = qubit_from  # type: ignore[assignment]
-        sim_states.to_dm = to_dm  # type: ignore[assignment]
-        sim_states.get_fidelity = get_fidelity  # type: ignore[assignment]
+        sim_states.qubit_from = qubit_from
+        sim_states.to_dm = to_dm
+        sim_states.get_fidelity = get_fidelity
         os.environ[SIMULATOR_ENV] = "netsquid"
     else:
         os.environ[SIMULATOR_ENV] = "debug"

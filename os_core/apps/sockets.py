@@ -51,7 +51,7 @@ class ServiceSocket(Socket):
 
     def recv(self, block: bool = True, timeout: Optional[float] = None, maxsize: Optional[int] = None) -> str:
         structured, header, payload = self._recv(block, timeout)
-        return payload if not structured else StructuredMessage(header, payload)  # type: ignore[return-value]
+        return payload if not structured else StructuredMessage(header, payload)
 
     def send_structured(self, msg: StructuredMessage) -> None:
         self._send(msg.payload, msg.header, True)
@@ -76,8 +76,8 @@ class ServiceBroadcastChannel(BroadcastChannelBySockets):
         sockets = list(self._sockets.values())
         if not sockets:
             raise RuntimeError("a broadcast channel without peers receives nothing")
-        first: ServiceSocket = sockets[0]  # type: ignore[assignment]
-        keys = tuple(s.key for s in sockets)  # type: ignore[attr-defined]
+        first: ServiceSocket = sockets[0]
+        keys = tuple(s.key for s in sockets)
         key, (structured, header, payload) = first._service.recv_app_message(
             first.app_name, keys, block, timeout, first.recv_timeout_s)
         return key[1], payload

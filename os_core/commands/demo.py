@@ -4,8 +4,13 @@ several applications at once; progress bars and results tables."""
 from __future__ import annotations
 
 import argparse
+from functools import partial
+from typing import TYPE_CHECKING
 
 from qnodeos.apps import defaults
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             task = progress.add_task(f"teleport on {platform}", total=args.teleports)
             teleports.append(run_teleport(platform, args.teleports, seed=args.seed, preset=args.preset,
                                           mode=args.mode,
-                                          progress=lambda n, t=task: progress.update(t, completed=n)))
+                                          progress=partial(_advance, progress, task)))
         for platform in platforms:
             task = progress.add_task(f"QKD ({args.qkd_pairs} pairs) on {platform}", total=1)
             qkd.append(run_qkd(platform, args.qkd_pairs, seed=args.seed, preset=args.preset, mode=args.mode))
@@ -45,17 +50,17 @@ def run(args: argparse.Namespace) -> int:
     table = Table(title="Teleportation of random states, sender -> receiver (NetQASM SDK app)")
     for col in ("platform", "runs", "mean fidelity", "worst fidelity", "wall time per run"):
         table.add_column(col, justify="right")
-    for r in teleports:
-        table.add_row(r.platform, str(r.runs), f"{r.mean_fidelity:.3f}", f"{r.min_fidelity:.3f}",
-                      f"{r.wall_s_per_run * 1e3:.0f} ms")
+    for t in teleports:
+        table.add_row(t.platform, str(t.runs), f"{t.mean_fidelity:.3f}", f"{t.min_fidelity:.3f}",
+                      f"{t.wall_s_per_run * 1e3:.0f} ms")
     console.print(table)
 
     table = Table(title="Entanglement-based QKD (netqasm's BB84 example, unchanged)")
     for col in ("platform", "pairs", "sifted key bits", "QBER", "device time", "key rate (device time)", "wall time"):
         table.add_column(col, justify="right")
-    for r in qkd:
-        table.add_row(r.platform, str(r.pairs), str(r.sifted), f"{r.qber:.1%}", f"{r.device_time_s:.3f} s",
-                      f"{r.key_rate_hz:.1f} bit/s", f"{r.wall_s:.2f} s")
+    for k in qkd:
+        table.add_row(k.platform, str(k.pairs), str(k.sifted), f"{k.qber:.1%}", f"{k.device_time_s:.3f} s",
+                      f"{k.key_rate_hz:.1f} bit/s", f"{k.wall_s:.2f} s")
     console.print(table)
     console.print("Device time is the nodes' simulated clock (entanglement attempts, gates, readout); "
                   "fidelities are read from the mock devices' states. Application output: " + APP_LOG)
@@ -66,8 +71,12 @@ def run(args: argparse.Namespace) -> int:
                 "makespan together", "makespan alone"):
         mt.add_column(col, justify="right")
     for driver in ("mock-nv", "mock-trapped-ion"):
-        r = run_multitasking(driver, seed=args.seed)
-        mt.add_row(driver, str(r.apps), f"{r.correct}/{r.apps}", f"{r.utilisation_together:.1%}",
-                   f"{r.utilisation_alone:.1%}", f"{r.makespan_together_ms:.2f} ms", f"{r.makespan_alone_ms:.2f} ms")
+        m = run_multitasking(driver, seed=args.seed)
+        mt.add_row(driver, str(m.apps), f"{m.correct}/{m.apps}", f"{m.utilisation_together:.1%}",
+                   f"{m.utilisation_alone:.1%}", f"{m.makespan_together_ms:.2f} ms", f"{m.makespan_alone_ms:.2f} ms")
     console.print(mt)
     return 0
+
+
+def _advance(progress: Progress, task: TaskID, done: int) -> None:
+    progress.update(task, completed=done)

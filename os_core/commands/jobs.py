@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from . import CommandError
@@ -63,7 +62,7 @@ def _db_url(args: argparse.Namespace) -> str:
     return default_db_url(args.data)
 
 
-def _database(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _database(args: argparse.Namespace):
     try:
         from qnodeos.jobs.db import Database
     except ImportError as exc:

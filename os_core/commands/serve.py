@@ -176,7 +176,8 @@ def run_up(args: argparse.Namespace) -> int:
     lost = [c.name for c in launcher.lost]
     codes = launcher.stop()
     if ended is not None:
-        print(f"{ended.name} ended on its own (exit code {codes.get(ended.name, ended.process.returncode)}); "
+        code = codes.get(ended.name, ended.process.returncode if ended.process is not None else None)
+        print(f"{ended.name} ended on its own (exit code {code}); "
               "stopped the others", file=sys.stderr)
         return 1
     print("network stopped" + (f" ({', '.join(lost)} had ended on its own)" if lost else ""), file=sys.stderr)

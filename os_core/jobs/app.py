@@ -40,7 +40,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import QNodeOSError
 from .archive import UploadError
 from .auth import user_for_token
-from .db import Database, Job, JobStatus, RunRecord, User
+from .db import Database, Job, RunRecord, User
 from .manager import JobManager
 from .middleware import GuardMiddleware
 from .monitor import NodeMonitor

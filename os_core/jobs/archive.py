@@ -15,7 +15,7 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 from ..errors import QNodeOSError
 
@@ -135,7 +135,7 @@ class _TarSource:
 
 
 def _unpack(source: _ZipSource | _TarSource, dest: Path, limits: ArchiveLimits) -> None:
-    members = []
+    members: list[tuple[PurePosixPath, Any, Any]] = []  # (path, member, the source's handle)
     declared = 0
     for member, handle in source.members():
         rel = safe_name(member.name)

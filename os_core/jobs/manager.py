@@ -18,9 +18,9 @@ import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Result, select, update
 
 from .archive import UploadError, app_root, unpack_app
 from .db import Database, Job, JobStatus, RunRecord, utcnow
@@ -77,7 +77,7 @@ class JobManager:
         with self.db() as session, session.begin():
             result = session.execute(update(Job).where(Job.status == JobStatus.RUNNING.value).values(
                 status=JobStatus.FAILED.value, error=RESTART_REASON, finished_at=utcnow(), worker_pid=None))
-            count = result.rowcount or 0
+            count = _rowcount(result)
         if count:
             self._bump()
         return count
@@ -145,7 +145,7 @@ class JobManager:
             result = session.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
                                      .values(status=JobStatus.CANCELLED.value, error="cancelled by its owner",
                                              finished_at=utcnow()))
-        if result.rowcount:
+        if _rowcount(result):
             self._bump()
             return True
         with self._lock:
@@ -203,7 +203,7 @@ class JobManager:
         with self.db() as session, session.begin():
             claimed = session.execute(update(Job).where(Job.id == job.id, Job.status == JobStatus.QUEUED.value)
                                       .values(status=JobStatus.RUNNING.value, started_at=utcnow()))
-            if not claimed.rowcount:  # cancelled meanwhile
+            if not _rowcount(claimed):  # cancelled meanwhile
                 return False
         with open(directory / "worker.log", "ab") as log:
             proc = subprocess.Popen([sys.executable, "-m", "qnodeos.jobs.worker"], stdin=subprocess.PIPE,
@@ -338,3 +338,8 @@ def _app_name(root: Path, top: Path, filename: str) -> str:
             return stem[: -len(suffix)] or "application"
     return stem or "application"
 
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE changed (SQLAlchemy types ``Session.execute`` as a plain Result; an UPDATE's is a
+    CursorResult, which counts them)."""
+    return cast("CursorResult[Any]", result).rowcount or 0

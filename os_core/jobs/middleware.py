@@ -3,7 +3,7 @@ declared length over the limit is refused before the body is read (413), and a b
 is cut off once it passes the limit."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, MutableMapping
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -29,7 +29,7 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
 
-        async def send_with_headers(message: dict[str, Any]) -> None:
+        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():

@@ -77,8 +77,8 @@ def aggregate(runs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         numbers = [x for x in (_number(v) for v in values) if x is not None]
         if numbers and len(numbers) == len(values):
             entry["mean"], entry["std_error"] = mean_and_error(numbers)
-        labels = [_category(v) for v in values]
-        if all(label is not None for label in labels):
+        labels = [label for label in map(_category, values) if label is not None]
+        if len(labels) == len(values):
             counts = Counter(labels)
             if len(counts) <= MAX_CATEGORIES:
                 entry["histogram"] = dict(sorted(counts.items(), key=lambda kv: _sort_key(kv[0])))

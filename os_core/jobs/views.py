@@ -40,7 +40,7 @@ def job_statistics(runs: list[RunRecord]) -> dict[str, Any]:
 
 def log_files(job_dir: Path) -> list[dict[str, Any]]:
     """The job's log files (relative paths and sizes), outside its unpacked application."""
-    out = []
+    out: list[dict[str, Any]] = []
     if not job_dir.is_dir():
         return out
     for path in sorted(job_dir.rglob("*")):

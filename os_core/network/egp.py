@@ -349,10 +349,10 @@ class EntanglementService:
             msg = waiting.pop(seq)
             self._next_accept[peer] = seq + 1
             rid = tuple(msg["rid"])
-            req = self._pending.get(rid)  # type: ignore[arg-type]
+            req = self._pending.get(rid)
             if req is None or req.peer != peer:  # only the peer a request went to can accept it
                 continue
-            del self._pending[rid]  # type: ignore[arg-type]
+            del self._pending[rid]
             for timer in req.timers[:1]:  # accepted: the acceptance deadline no longer applies
                 _cancel(timer)
             self._agree(req, msg["t2_ns"], msg["min_fidelity"])
@@ -401,8 +401,8 @@ class EntanglementService:
                 self.port.fail_process(slot.pid, ExecutionError(reason))
                 continue
             rot = tuple(msg["rotation"]) if msg["kind"] == L.TYPE_M else (0, 0, 0, 0)
-            req = EprRequest(rid, peer, False, slot.pid, msg["kind"], slot.number, slot.results,  # type: ignore[arg-type]
-                             slot.q_array, rot, msg["random_basis"], msg["socket"], created_ns=now,  # type: ignore[arg-type]
+            req = EprRequest(rid, peer, False, slot.pid, msg["kind"], slot.number, slot.results,
+                             slot.q_array, rot, msg["random_basis"], msg["socket"], created_ns=now,
                              f0=float(msg["f0"]), min_fidelity=max(float(msg["min_fidelity"]), self.timing.min_fidelity),
                              max_age_ns=self.timing.max_pair_age_ns, label=next(self._labels))
             self._agree(req, msg["t2_ns"], 0.0)
@@ -787,7 +787,7 @@ def _finite(x: float) -> float:
     return x if math.isfinite(x) else 0.0
 
 
-_FIELDS = {
+_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "create": {"rid": list, "socket": int, "kind": int, "number": int, "rotation": list, "random_basis": int,
                "timeout": (int, float), "t2_ns": (int, float), "min_fidelity": (int, float), "f0": (int, float)},
     "accept": {"rid": list, "seq": int, "start_ns": int, "t2_ns": (int, float), "min_fidelity": (int, float)},

@@ -97,13 +97,13 @@ def translate(data: Any, source: str = "network.yaml", platform: str = "nv") -> 
                           "heterogeneous link needs heralding parameters that network.yaml cannot give (describe "
                           "this network in a qnodeos network TOML)")
         physics = {"delivered": {"kind": NOISE[noise], "fidelity": fidelity}}
-        key = frozenset((a, b))
-        if key in links:
-            first_at, _, first = links[key]
+        pair = frozenset((a, b))
+        if pair in links:
+            first_at, _, first = links[pair]
             if first != (NOISE[noise], fidelity):
                 raise err(at, f"link {a}-{b} is also {first_at}, with other noise ({first[0]} {first[1]:g})")
             continue
-        links[key] = (at, LinkSpec((a, b), physics), (NOISE[noise], fidelity))
+        links[pair] = (at, LinkSpec((a, b), physics), (NOISE[noise], fidelity))
     return NetworkSpec(nodes, tuple(spec for _, spec, _ in links.values()), None, source)
 
 

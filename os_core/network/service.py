@@ -377,7 +377,7 @@ class NodeService:
             if wake:
                 self.coordinator.wake(self.name)
 
-    def _close_processes(self, pids: set[int], error: BaseException) -> None:
+    def _close_processes(self, pids: set[int], error: Exception) -> None:
         for pid in sorted(pids):
             self.node.close_process(pid, error)
 
@@ -666,10 +666,10 @@ class NodeService:
             rows = [e for e in entries if e.start_ns >= since_ns and (wanted is None or e.process in wanted)]
             complete = (trace.dropped == 0 or (bool(entries) and entries[0].start_ns <= since_ns)) \
                 and len(rows) <= self.TIMELINE_ROWS
-            rows = [e.to_dict() for e in rows[-self.TIMELINE_ROWS:]]
+            kept = [e.to_dict() for e in rows[-self.TIMELINE_ROWS:]]
             return {"meta": {"node": self.name, "trace": {"from_ns": since_ns, "to_ns": self.node.device.now_ns,
                                                           "max_rows": trace.max_rows, "complete": complete}},
-                    "entries": rows}
+                    "entries": kept}
         return self.snapshot(read)
 
     def stats(self) -> dict[str, Any]:

@@ -166,7 +166,7 @@ class NetworkSpec:
         if "links" in data:
             if not isinstance(data["links"], list):
                 raise where.error("links", "expected [[links]] tables")
-            links = []
+            found: list[LinkSpec] = []
             for i, link in enumerate(data["links"]):
                 at = f"links[{i}]"
                 if not isinstance(link, Mapping):
@@ -174,8 +174,8 @@ class NetworkSpec:
                 ends = link.get("nodes")
                 if not (isinstance(ends, list) and len(ends) == 2 and all(isinstance(n, str) for n in ends)):
                     raise where.error(f"{at}.nodes", f"expected two node names, got {ends!r}")
-                links.append(LinkSpec((ends[0], ends[1]), {k: v for k, v in link.items() if k != "nodes"}))
-            links = tuple(links)
+                found.append(LinkSpec((ends[0], ends[1]), {k: v for k, v in link.items() if k != "nodes"}))
+            links = tuple(found)
         timing = None
         if "timing" in data:
             if not isinstance(data["timing"], Mapping):

@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from qnodeos.drivers.config import IonConfig
 from qnodeos.drivers.link_physics import bell_projector
+from qnodeos.drivers.mock_device import MockDevice
 from qnodeos.drivers.mock_network import build_mock_network
 from qnodeos.hal import Axis, EntangleAttempt, Init, QDevice, Rotate, Status, Wait
 
@@ -37,7 +39,7 @@ class Context:
         return max(2, round(default * self.samples))
 
 
-def linked_devices(platform: str, preset: str, seed: int, **overrides: Any) -> tuple[QDevice, QDevice]:
+def linked_devices(platform: str, preset: str, seed: int, **overrides: Any) -> tuple[MockDevice, MockDevice]:
     devices = build_mock_network(platform, ["alice", "bob"], seed=seed, preset=preset, sync_timeout_s=5.0,
                                  **overrides)
     return devices["alice"], devices["bob"]
@@ -189,7 +191,9 @@ def ion_photon_fidelity(platform: str, preset: str, ctx: Context) -> Measured:
     (ra, _), = herald_rounds(a, b, 1)
     rho = a.state_space.density_matrix([a.state_handle(0), b.state_handle(0)])  # at the herald
     f_pair = float(np.real(np.trace(bell_projector(ra.bell_state) @ rho)))
-    v = a.config.visibility
+    config = a.config
+    assert isinstance(config, IonConfig), f"{platform} is not a trapped-ion platform"
+    v = config.visibility
     w = math.sqrt((f_pair - 0.25) / ((1 + v) / 2 - 0.25))
     return Measured((3 * w + 1) / 4, 0.0, "inverted from a pair heralded through the devices (density matrix)")
 

@@ -12,7 +12,7 @@ from .figures import SIGMAS, Measured, Published, agrees
 from .measure import Context
 from .rows import Pending, Row, pending_for, rows_for
 
-PLATFORMS = {"nv": NVConfig, "trapped_ion": IonConfig}
+PLATFORMS: dict[str, type[NVConfig] | type[IonConfig]] = {"nv": NVConfig, "trapped_ion": IonConfig}
 #: Keys that only size the register; a preset setting nothing else validates as its base.
 _SIZE_KEYS = {"ions", "carbons"}
 
@@ -121,9 +121,9 @@ def print_table(results: list[RowResult], pending: list[Pending], file: TextIO |
                   "configured = the figure is a preset value, measured back through the devices.", highlight=False, markup=False)
     if pending:
         console.print("pending (need the network timeline or more nodes):", highlight=False)
-        for p in pending:
-            console.print(f"  {p.preset}: {p.figure} = {paper_text(p.published)} [{p.published.status}]; "
-                          f"needs {p.needs}", highlight=False, markup=False)
+        for waiting in pending:
+            console.print(f"  {waiting.preset}: {waiting.figure} = {paper_text(waiting.published)} "
+                          f"[{waiting.published.status}]; needs {waiting.needs}", highlight=False, markup=False)
 
 
 def to_json(results: list[RowResult], pending: list[Pending], ctx: Context) -> dict[str, Any]:

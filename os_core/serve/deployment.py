@@ -147,9 +147,12 @@ class Deployment:
     def world_endpoints(self) -> dict[str, dict[str, str]]:
         """node -> socket -> address of the world's sockets (consecutive ports from serve.world)."""
         url = urlparse(self.world)
+        if url.port is None:
+            raise DeploymentError(f"serve.world={self.world!r} names no port")
+        port = url.port
         out = {}
         for i, node in enumerate(self.spec.nodes):
-            out[node] = {role: f"tcp://{url.hostname}:{url.port + 3 * i + k}" for k, role in enumerate(SOCKETS)}
+            out[node] = {role: f"tcp://{url.hostname}:{port + 3 * i + k}" for k, role in enumerate(SOCKETS)}
         return out
 
     @property

@@ -124,9 +124,9 @@ class Translator:
                     if control == q0:
                         return instr, "z", axis.value, q0, q1
                     return instr, axis.value, "z", q0, q1
-        instr = MolmerSorensen((q0, q1), theta)
-        if self.caps.supports(instr):
-            return instr, "x", "x", q0, q1
+        ms = MolmerSorensen((q0, q1), theta)
+        if self.caps.supports(ms):
+            return ms, "x", "x", q0, q1
         raise PlatformError(
             f"{self.caps.name} ({self.caps.platform.value}): no native two-qubit gate between qubits "
             f"{q0} and {q1}")
@@ -140,7 +140,7 @@ class Translator:
                 self._entangler(q0, q1, 0.5)
                 known = self._cache[key] = (True,)  # type: ignore[assignment]
             except PlatformError:
-                known = self._cache[key] = ()  # type: ignore[assignment]
+                known = self._cache[key] = ()
         return bool(known)
 
     def native_two_qubit(self, instr: PhysicalInstruction) -> tuple[PhysicalInstruction, ...]:
