@@ -1,4 +1,4 @@
-# The README's two commands: `make demo` (set up + run the demo) and `make test` (set up + run the tests).
+# The README's two commands: `make demo` (set up + run the demo) and `make test` (set up, lint and type checks, tests).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +13,7 @@ PACKAGE_FILES := $(sort $(wildcard os_core/*.py os_core/*/*.py os_core/*/*/*/*.p
                    drivers/*.py drivers/*/*.py firmware_stubs/*.py firmware_stubs/*/*.yaml drivers/defaults/*.toml \
                    os_core/jobs/static/*))
 
-.PHONY: setup demo test bench clean FORCE
+.PHONY: setup demo lint test bench clean FORCE
 
 $(FILE_LIST): FORCE
 	@mkdir -p $(VENV)
@@ -31,7 +31,12 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/qnodeos demo
 
-test: $(STAMP)
+# ruff (lint) and mypy (types), configured in pyproject.toml; zero findings is the bar (docs/development.md)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest -q
 	PYTHONWARNINGS="ignore:Editable installation" \
 	  $(BIN)/python -m pip install --quiet --no-deps -e examples/qnodeos-driver-template
@@ -49,4 +54,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_network.py --quick   # builds SimulaQron's venv on first use
 
 clean:
-	rm -rf $(VENV) build *.egg-info drivers/_engine.c drivers/*.so
+	rm -rf $(VENV) build *.egg-info drivers/_engine.c drivers/*.so .mypy_cache .ruff_cache

@@ -17,12 +17,13 @@ import os
 import socket
 import tty
 import threading
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, TypeVar
 
 from .serving import Limits, ServingLoop
 from .sessions import FramedSession, TextSession
 from .stub import FirmwareStub
 
+_Server = TypeVar("_Server", bound="_StubServer")
 _BACKLOG = 1024  # a flood of connects queues in the kernel instead of having its SYNs dropped
 
 
@@ -44,14 +45,14 @@ class _StubServer:
         """Connections accepted so far (tests read it to see a shim reconnect)."""
         return self.loop.connections
 
-    def start(self):  # -> Self
+    def start(self: _Server) -> _Server:
         self.loop.start()
         return self
 
     def stop(self) -> None:
         self.loop.stop()
 
-    def __enter__(self):  # -> Self
+    def __enter__(self: _Server) -> _Server:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -5,6 +5,8 @@ the device contract and driver registry; ``qnodeos.drivers`` holds the built-in 
 """
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
 from .errors import (  # noqa: E402
     DeadlockError,
     ExecutionError,
@@ -16,7 +18,11 @@ from .errors import (  # noqa: E402
 )
 
 
-def __getattr__(name: str):  # lazy: `import qnodeos` stays cheap for drivers and plugins
+if TYPE_CHECKING:  # type checkers see the real classes; at run time they load on first use
+    from .node import Node, ProgramResult
+
+
+def __getattr__(name: str) -> Any:  # lazy: `import qnodeos` stays cheap for drivers and plugins
     if name in ("Node", "ProgramResult"):
         from . import node
 

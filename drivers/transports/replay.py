@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Any, Sequence
+from typing import Any, Sequence, TypeVar
 
 from .base import LinkError, Transport
+
+_Checked = TypeVar("_Checked", bound="_ChecksOnExit")
 
 
 class ProtocolMismatch(AssertionError):
@@ -71,7 +73,7 @@ class _ChecksOnExit:
     def assert_done(self) -> None:
         raise NotImplementedError
 
-    def __enter__(self):  # -> Self
+    def __enter__(self: _Checked) -> _Checked:
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:

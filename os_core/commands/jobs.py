@@ -9,9 +9,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import CommandError
 from .output import positive_int
+
+if TYPE_CHECKING:
+    from qnodeos.jobs.db import Database
 
 DEFAULT_DATA = Path("qnodeos-jobs")
 
@@ -62,7 +66,7 @@ def _db_url(args: argparse.Namespace) -> str:
     return default_db_url(args.data)
 
 
-def _database(args: argparse.Namespace):
+def _database(args: argparse.Namespace) -> Database:
     try:
         from qnodeos.jobs.db import Database
     except ImportError as exc:

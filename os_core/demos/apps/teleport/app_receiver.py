@@ -1,10 +1,12 @@
 """Teleportation receiver: applies the corrections and returns the state it holds (mock hardware lets
 us look), so the demo can report the teleportation fidelity."""
+from typing import Any
+
 from netqasm.sdk import EPRSocket
 from netqasm.sdk.external import NetQASMConnection, Socket, get_qubit_state
 
 
-def main(app_config=None):
+def main(app_config: Any = None) -> dict[str, Any]:
     socket = Socket("receiver", "sender", log_config=app_config.log_config)
     epr_socket = EPRSocket("sender")
     with NetQASMConnection("receiver", log_config=app_config.log_config, epr_sockets=[epr_socket]) as conn:

@@ -2,11 +2,13 @@
 
 The pair is made first and the state prepared after: on NV the state would otherwise wait in a carbon
 through thousands of entanglement attempts, each of which dephases it."""
+from typing import Any
+
 from netqasm.sdk import EPRSocket, Qubit
 from netqasm.sdk.external import NetQASMConnection, Socket
 
 
-def main(app_config=None, phi=0.0, theta=0.0):
+def main(app_config: Any = None, phi: float = 0.0, theta: float = 0.0) -> dict[str, Any]:
     socket = Socket("sender", "receiver", log_config=app_config.log_config)
     epr_socket = EPRSocket("receiver")
     with NetQASMConnection("sender", log_config=app_config.log_config, epr_sockets=[epr_socket]) as conn:

@@ -1,9 +1,11 @@
 """Creating side of the pair-rate measurement: ``n`` measure-directly pairs in one request."""
+from typing import Any
+
 from netqasm.sdk import EPRSocket
 from netqasm.sdk.external import NetQASMConnection
 
 
-def main(app_config=None, n=20):
+def main(app_config: Any = None, n: int = 20) -> dict[str, Any]:
     epr_socket = EPRSocket("bob")
     with NetQASMConnection("alice", log_config=app_config.log_config, epr_sockets=[epr_socket]) as conn:
         results = epr_socket.create_measure(number=int(n))
