@@ -35,7 +35,8 @@ class QubitRole(str, enum.Enum):
 
 @dataclass(frozen=True)
 class QubitInfo:
-    """One physical qubit: its roles and coherence times (ns; ``math.inf`` = none)."""
+    """One physical qubit: its ``index`` on the device, its ``roles``, coherence times ``t1_ns`` and
+    ``t2_ns`` (``math.inf`` = no decay) and ``readout_error`` (P(report 1 | 0), P(report 0 | 1))."""
 
     index: int
     roles: frozenset[QubitRole]
@@ -45,12 +46,14 @@ class QubitInfo:
 
     @property
     def is_communication(self) -> bool:
+        """Whether the qubit can take part in entanglement attempts."""
         return QubitRole.COMMUNICATION in self.roles
 
 
 @dataclass(frozen=True)
 class NativeOperation:
-    """A native operation: the instruction type, where it applies, its duration and error.
+    """A native operation: the instruction type (``name``, as :func:`~qnodeos.hal.instruction_name`
+    gives it), where it applies, its duration (``duration_ns``) and error.
 
     ``targets`` lists the qubit tuples it may act on (1-tuples for single-qubit operations, ordered
     pairs for two-qubit ones; a pair (a, b) also admits (b, a) when ``symmetric``). ``axes`` restricts
@@ -65,6 +68,7 @@ class NativeOperation:
     symmetric: bool = False
 
     def applies_to(self, qubits: tuple[int, ...]) -> bool:
+        """Whether the operation may act on ``qubits`` (in this order, or reversed when symmetric)."""
         if qubits in self.targets:
             return True
         return self.symmetric and len(qubits) == 2 and (qubits[1], qubits[0]) in self.targets
@@ -72,8 +76,9 @@ class NativeOperation:
 
 @dataclass(frozen=True)
 class EntanglementInfo:
-    """The heralded link as the device sees it: which qubits can attempt, how long one attempt takes,
-    and the expected per-attempt success probability and delivered fidelity."""
+    """The heralded link as the device sees it: how long one attempt takes (``attempt_duration_ns``),
+    the expected per-attempt ``success_probability``, the delivered ``fidelity``, and the heralding
+    ``scheme`` (``single-click`` or ``two-photon``). Communication qubits are those whose role says so."""
 
     attempt_duration_ns: int
     success_probability: float
@@ -83,7 +88,17 @@ class EntanglementInfo:
 
 @dataclass(frozen=True)
 class Capabilities:
-    """Everything the OS needs to know about a device, independent of how it is driven."""
+    """Everything the OS needs to know about a device, independent of how it is driven.
+
+    Attributes:
+        name: the device model's name.
+        platform: the kind of hardware (it chooses the NetQASM flavour and translations).
+        tick_ns: the device clock's tick; every instruction starts on a tick and lasts whole ticks.
+        qubits: each physical qubit, by index.
+        operations: the native operations, each with its targets, duration and error.
+        entanglement: the heralded link (None: the device cannot entangle with other nodes).
+        hal_version: the HAL contract the device implements (see :data:`~qnodeos.hal.HAL_VERSION`).
+    """
 
     name: str
     platform: Platform
@@ -102,9 +117,11 @@ class Capabilities:
 
     @property
     def num_qubits(self) -> int:
+        """How many physical qubits the device has."""
         return len(self.qubits)
 
     def qubits_with(self, role: QubitRole) -> tuple[int, ...]:
+        """Indices of the qubits that have ``role``."""
         return tuple(q.index for q in self.qubits if role in q.roles)
 
     def operation_for(self, instr: PhysicalInstruction) -> NativeOperation | None:
@@ -120,8 +137,9 @@ class Capabilities:
         return None
 
     def check(self, instr: PhysicalInstruction) -> NativeOperation | None:
-        """Raise :class:`InvalidQubit` or :class:`UnsupportedInstruction` naming the cause; else return
-        the matching native operation (None for ``Wait``)."""
+        """Whether the device can run ``instr``: raise :class:`InvalidQubit` or
+        :class:`UnsupportedInstruction` naming the cause; else return the matching native operation
+        (None for ``Wait``)."""
         qubits = qubits_of(instr)
         for q in qubits:
             if not 0 <= q < len(self.qubits):
@@ -154,6 +172,7 @@ class Capabilities:
         return f"{self.name}: {name} is not possible on qubit(s) {qubits} of this {self.platform.value} device"
 
     def supports(self, instr: PhysicalInstruction) -> bool:
+        """Whether :meth:`check` accepts ``instr``."""
         try:
             self.check(instr)
         except (InvalidQubit, UnsupportedInstruction):
@@ -202,6 +221,7 @@ class Capabilities:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Capabilities":
+        """The capabilities that :meth:`to_dict` turned into ``data`` (what a shim's controller sends)."""
         ent = data.get("entanglement")
         return cls(
             name=data["name"],

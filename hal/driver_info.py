@@ -10,7 +10,8 @@ from .options import DriverOption, OptionSet
 
 @dataclass(frozen=True)
 class DriverInfo:
-    """A driver: its unique name, version, platform, and a factory ``factory(**options) -> QDevice``.
+    """A driver: its unique ``name``, ``version``, ``platform``, a line of ``description``, and a
+    factory ``factory(**options) -> QDevice``.
 
     ``options`` declares the keywords the factory accepts (:class:`~qnodeos.hal.options.DriverOption`
     objects or plain names, including :data:`~qnodeos.hal.options.NODE` and
@@ -39,5 +40,6 @@ class DriverInfo:
         return self.option_set.accepts(option)
 
     def create(self, **options: Any) -> QDevice:
-        """Call the factory with exactly these keywords (the registry's :meth:`build` selects them)."""
+        """Call the factory with exactly the keywords ``options`` (the registry's :meth:`build` selects
+        them)."""
         return self.factory(**options)

@@ -30,7 +30,8 @@ class Init:
 
 @dataclass(frozen=True, slots=True)
 class Rotate:
-    """Native single-qubit rotation R_axis(angle) = exp(-i angle/2 sigma_axis)."""
+    """Native single-qubit rotation of ``qubit`` about ``axis`` by ``angle``:
+    R_axis(angle) = exp(-i angle/2 sigma_axis)."""
 
     qubit: int
     axis: Axis
@@ -41,9 +42,9 @@ class Rotate:
 class ControlledRotate:
     """NV electron-carbon conditional rotation.
 
-    The target turns by +angle about ``axis`` when the control is |0> and by -angle when it is |1>:
-    U = |0><0| (x) R(angle) + |1><1| (x) R(-angle), the gate NV hardware performs natively (and the
-    meaning of NetQASM's NV ``crot_x``/``crot_y``).
+    The ``target`` turns by +``angle`` about ``axis`` when the ``control`` is |0> and by -angle when
+    it is |1>: U = |0><0| (x) R(angle) + |1><1| (x) R(-angle), the gate NV hardware performs natively
+    (and the meaning of NetQASM's NV ``crot_x``/``crot_y``).
     """
 
     control: int
@@ -54,7 +55,8 @@ class ControlledRotate:
 
 @dataclass(frozen=True, slots=True)
 class MolmerSorensen:
-    """Trapped-ion Molmer-Sorensen gate on a pair: U = exp(-i angle/2 X(x)X); angle=pi/2 entangles fully."""
+    """Trapped-ion Molmer-Sorensen gate on a pair of ``qubits``: U = exp(-i angle/2 X(x)X); ``angle`` =
+    pi/2 entangles fully."""
 
     qubits: tuple[int, int]
     angle: float
@@ -113,7 +115,7 @@ def instruction_name(instr: PhysicalInstruction) -> str:
 
 
 def qubits_of(instr: PhysicalInstruction) -> tuple[int, ...]:
-    """The device qubits an instruction acts on, in order (empty for ``Wait``)."""
+    """The device qubits the instruction ``instr`` acts on, in order (empty for ``Wait``)."""
     if isinstance(instr, (Init, Rotate, Measure, EntangleAttempt)):
         return (instr.qubit,)
     if isinstance(instr, ControlledRotate):
@@ -137,7 +139,8 @@ def to_dict(instr: PhysicalInstruction) -> dict:
 
 
 def from_dict(data: dict) -> PhysicalInstruction:
-    """Inverse of :func:`to_dict`; raises ``ValueError`` naming what is wrong."""
+    """The instruction that :func:`to_dict` turned into ``data``; raises ``ValueError`` naming what is
+    wrong."""
     try:
         cls = INSTRUCTION_TYPES[data["op"]]
     except KeyError:
@@ -154,6 +157,7 @@ def from_dict(data: dict) -> PhysicalInstruction:
 
 
 def angle_is_multiple(angle: float, step: float, tol: float = 1e-9) -> bool:
-    """Whether ``angle`` is an integer multiple of ``step`` (QNodeOS NV packs angles in pi/16 steps)."""
+    """Whether ``angle`` is an integer multiple of ``step`` within ``tol`` (in multiples of ``step``;
+    QNodeOS NV packs angles in pi/16 steps)."""
     k = angle / step
     return math.isclose(k, round(k), abs_tol=tol)

@@ -34,7 +34,8 @@ __all__ = ["NODE", "SEED", "DriverOption", "OptionSet", "select_options"]
 
 @dataclass(frozen=True)
 class DriverOption:
-    """One keyword a driver factory accepts: its name, a line of help, and whether it must be given."""
+    """One keyword a driver factory accepts: its ``name``, a line of ``help``, and whether it must be
+    given (``required``)."""
 
     name: str
     help: str = ""
@@ -45,6 +46,7 @@ class DriverOption:
             raise ValueError(f"driver option name {self.name!r} is not a Python identifier")
 
     def to_dict(self) -> dict[str, Any]:
+        """The option as plain data (``qnodeos drivers --json``)."""
         return {"name": self.name, "help": self.help, "required": self.required}
 
 
@@ -61,7 +63,8 @@ class OptionSet:
 
     @classmethod
     def of(cls, declared: Iterable[DriverOption | str]) -> "OptionSet":
-        """From a driver's declaration (strings stand for options without help)."""
+        """The set ``declared`` by a driver (strings stand for options without help); an option
+        declared twice is refused."""
         options = tuple(o if isinstance(o, DriverOption) else DriverOption(o) for o in declared)
         names = [o.name for o in options]
         twice = sorted({n for n in names if names.count(n) > 1})
@@ -83,18 +86,24 @@ class OptionSet:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """The declared options' names, in order."""
         return tuple(o.name for o in self.options)
 
     def declares(self, name: str) -> bool:
+        """Whether an option called ``name`` is declared."""
         return name in self.names
 
     def accepts(self, name: str) -> bool:
+        """Whether the factory takes the keyword ``name`` (declared, or any keyword when open)."""
         return self.open or self.declares(name)
 
 
 def select_options(driver: str, options: OptionSet, config: Mapping[str, Any], *,
                    node: str | None, seed: int | None) -> dict[str, Any]:
-    """The keyword arguments to call driver ``driver``'s factory with (see the module docstring)."""
+    """The keyword arguments to call driver ``driver``'s factory with (see the module docstring): the
+    driver configuration ``config`` plus the ``node`` name and ``seed``, checked against ``options``
+    (an option the factory does not take, a missing required one or a conflicting value is refused
+    by name)."""
     bad_keys = [k for k in config if not isinstance(k, str)]
     if bad_keys:
         raise ConfigError(f"driver {driver!r}: option names must be strings, got {bad_keys!r}")

@@ -68,7 +68,14 @@ class ProblemKind:
 
 @dataclass(frozen=True)
 class PluginProblem:
-    """A plugin that failed to provide (some of) its drivers: plugin name, problem kind, reason."""
+    """A plugin that failed to provide (some of) its drivers.
+
+    Attributes:
+        name: the plugin's (or entry point's) name.
+        kind: why it was skipped, one of :class:`ProblemKind`'s values.
+        message: what went wrong, for a person.
+        origin: where the plugin comes from (its distribution and entry point, or "registered in-process").
+    """
 
     name: str
     kind: str
@@ -79,13 +86,15 @@ class PluginProblem:
         return f"{self.name} [{self.kind}]: {self.message}"
 
     def to_dict(self) -> dict[str, str]:
+        """The problem as plain data (``qnodeos drivers --json``)."""
         return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
 class BlockedDriver:
     """A driver refused by the allow/block lists. ``info`` is None when its whole entry point was
-    blocked (then it was never imported and ``name`` is the entry-point name)."""
+    blocked (then it was never imported and ``name`` is the entry-point name); ``reason`` names the
+    pattern that refused it, ``origin`` where the driver comes from."""
 
     name: str
     reason: str
@@ -114,16 +123,18 @@ class DriverFilter:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "DriverFilter":
+        """The lists that ``environ``'s allow and block variables set (comma-separated globs)."""
         return cls(allow=_patterns(environ.get(ALLOW_ENV)), block=_patterns(environ.get(BLOCK_ENV)))
 
     def entry_point_refusal(self, entry_point: str) -> str | None:
-        """Reason to skip an entry point without importing it (only an explicit block does that:
-        allow patterns may match driver names we only learn by loading the plugin)."""
+        """Reason to skip the entry point named ``entry_point`` without importing it (only an explicit
+        block does that: allow patterns may match driver names we only learn by loading the plugin)."""
         pattern = _matching([entry_point], self.block)
         return None if pattern is None else f"entry point matches {BLOCK_ENV} pattern {pattern!r}"
 
     def driver_refusal(self, driver: str, entry_point: str | None) -> str | None:
-        """Reason to refuse one driver, or None when it may load."""
+        """Reason to refuse the driver named ``driver`` (published by ``entry_point``, if any), or None
+        when it may load."""
         names = [driver, entry_point or ""]
         pattern = _matching(names, self.block)
         if pattern is not None:
@@ -167,7 +178,11 @@ def _discover(group: str) -> list[metadata.EntryPoint]:
 
 
 class DriverRegistry:
-    """Known drivers by name, the plugins that failed to load and the drivers the operator blocked."""
+    """Known drivers by name, the plugins that failed to load and the drivers the operator blocked.
+
+    Build one with :meth:`load` (every installed driver plugin); an empty one (``driver_filter``: the
+    operator's allow/block lists, default none) takes plugins through :meth:`register`.
+    """
 
     def __init__(self, driver_filter: DriverFilter | None = None) -> None:
         self._filter = driver_filter or DriverFilter()
@@ -206,7 +221,8 @@ class DriverRegistry:
                 self._problem(ep.name, skip.kind, skip.message, origin)
 
     def register(self, plugin: object, name: str | None = None) -> list[str]:
-        """Register an in-process plugin (a module, class or instance with the hookimpl).
+        """Register an in-process ``plugin`` (a module, class or instance with the hookimpl) under
+        ``name`` (default: its ``__name__``).
 
         Returns the names of the drivers it added. Unlike discovered plugins, a broken one raises
         :class:`DriverLoadError` right away since its author is the caller. Duplicate driver names are
@@ -304,10 +320,12 @@ class DriverRegistry:
 
     @property
     def problems(self) -> list[PluginProblem]:
+        """Plugins (or drivers) that failed to load, and why; the registry loads the others."""
         return list(self._problems)
 
     @property
     def blocked(self) -> list[BlockedDriver]:
+        """Drivers and entry points the operator's allow/block lists refused."""
         return list(self._blocked)
 
     @property
@@ -351,7 +369,8 @@ class DriverRegistry:
 
     def build(self, name: str, config: Mapping[str, Any] | None = None, *, node: str | None = None,
               seed: int | None = None) -> QDevice:
-        """A device of driver ``name`` for node ``node``, from its configuration ``config``.
+        """A device of driver ``name`` for node ``node``, from its configuration ``config``, with
+        randomness seeded by ``seed`` (drivers that declare a seed option; None: unseeded).
 
         The factory gets only the options it declares (see :mod:`qnodeos.hal.options`): an option it
         cannot take is a :class:`ConfigError` naming the driver and the option. Configuration errors
@@ -384,8 +403,8 @@ class DriverRegistry:
 
 def build_device(driver: str, config: Mapping[str, Any] | None = None, *, node: str | None = None,
                  seed: int | None = None, registry: DriverRegistry | None = None) -> QDevice:
-    """A device from (driver name, driver configuration, node name, seed) — what a node or network
-    configuration file names per node — through ``registry`` (default: the installed drivers)."""
+    """A device from (``driver`` name, driver ``config``, ``node`` name, ``seed``) — what a node or
+    network configuration file names per node — through ``registry`` (default: the installed drivers)."""
     return (registry or default_registry()).build(driver, config, node=node, seed=seed)
 
 

@@ -46,7 +46,8 @@ _ERRORS: dict[Status, type[QDeviceError]] = {
 class Response:
     """A device's answer to one instruction.
 
-    ``start_ns``/``end_ns`` are device-clock stamps (the instruction began on a tick boundary);
+    ``instruction`` is what was asked, ``status`` how it went (``message`` says why when it did not
+    succeed); ``start_ns``/``end_ns`` are device-clock stamps (the instruction began on a tick boundary);
     ``outcome`` is set for measurements, ``bell_state``/``pair_id`` on a heralded success and
     ``attempts`` counts the entanglement attempts made.
     """

@@ -60,7 +60,17 @@ MAX_PROCESSES = 1024
 
 @dataclass
 class ProgramResult:
-    """The outcome of one submitted program (process)."""
+    """The outcome of one submitted program (process), as :meth:`Node.result` reports it.
+
+    Attributes:
+        pid: the process id :meth:`Node.submit` returned.
+        name: the process's name (``proc<pid>`` unless one was given).
+        state: where the process is (``DONE`` or ``FAILED`` once it ended).
+        subroutines: each finished subroutine's returned registers and arrays, in order.
+        error: why the process failed (None unless ``state`` is ``FAILED``).
+        submitted_ns: device time of the submission.
+        finished_ns: device time the process ended (None while it runs).
+    """
 
     pid: int
     name: str
@@ -72,6 +82,7 @@ class ProgramResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the process ran to its end without failing."""
         return self.state is ProcessState.DONE
 
     @property
@@ -84,6 +95,7 @@ class ProgramResult:
 
     @property
     def arrays(self) -> dict[int, list]:
+        """Arrays returned by all subroutines, by array address (later ones win)."""
         out: dict[int, list] = {}
         for r in self.subroutines:
             out.update(r.arrays)
@@ -97,6 +109,28 @@ class Node:
     until read, then the latest ``finished_history`` (at least ``max_processes``) are kept; the trace
     keeps the latest ``trace_rows`` instructions (``trace=False`` records none); a process that runs
     more than ``max_instructions`` instructions fails.
+
+    Args:
+        driver: a registered driver's name (``qnodeos drivers`` lists them; built through ``registry``
+            with ``config``, ``name`` and ``seed``) or a :class:`~qnodeos.hal.QDevice` built already.
+        name: the node's name (the device's node name too, and the name peers know it by).
+        seed: seeds the device's randomness (mock devices): the same seed repeats a run exactly.
+        config: the driver's options (e.g. ``{"preset": "ideal"}``); a driver given an option it does
+            not declare refuses it, naming the driver.
+        policy: chooses the next ready process (default: strict priority, FIFO within a priority).
+        trace: whether to record executed instructions in :attr:`trace`.
+        registry: where ``driver`` is looked up (default: every installed driver plugin).
+        min_fidelity: entangled pairs whose estimated fidelity falls below this are discarded.
+        network: the entanglement generation protocol that runs EPR instructions (None: a node on
+            its own; networks attach it with :meth:`attach_network`).
+        time_slice: instructions a process may run before others get the device (no starvation).
+        max_instructions: a process that executes more instructions fails (None: no limit).
+        max_processes: processes that may be alive at once; :meth:`submit` refuses more.
+        finished_history: finished processes kept for :meth:`result` (default and minimum:
+            ``max_processes``).
+        trace_rows: how many of the latest instructions the trace keeps.
+        move_policy: when the OS may move a waiting process's qubit state (see
+            :class:`~qnodeos.moves.MovePolicy`).
     """
 
     COMPILE_CACHE_SIZE = 256
@@ -147,8 +181,9 @@ class Node:
         self.network_work: NetworkWork | None = None
 
     def attach_network(self, network: Any) -> NetworkWork:
-        """Run ``network`` (the EGP) as this node's network process: executor hooks go to it, and its
-        work is queued on a process of the highest priority (see :mod:`qnodeos.network_process`)."""
+        """Run ``network`` (the EGP, :mod:`qnodeos.network.egp`) as this node's network process: executor
+        hooks go to it, and its work is queued on a process of the highest priority (see
+        :mod:`qnodeos.network_process`)."""
         self.executor.network = network
         proc = network_process()
         self.trace.process_names[proc.pid] = proc.name
@@ -162,7 +197,7 @@ class Node:
         """Build a node from a TOML file (:mod:`qnodeos.node_config`): ``[node]`` name/driver/seed/
         min_fidelity/trace/trace_rows, ``[driver]`` the driver's options. ``overrides`` replace ``[node]`` values
         (``driver=...``, ``seed=...``; None leaves one as it is), ``driver_config`` adds options; other
-        keywords (``registry=...``, ``policy=...``) go to the constructor."""
+        keywords (``registry=...``, ``policy=...``) go to the constructor. ``path``: the TOML file."""
         fields = {f.name for f in dataclasses.fields(NodeConfig)}
         node = {k: v for k, v in overrides.items() if k in fields}
         extra = {k: v for k, v in overrides.items() if k not in fields}
@@ -172,7 +207,13 @@ class Node:
 
     # ---- programs -----------------------------------------------------------------------------
     def compile(self, source: ProgramSource, flavour: str | None = None) -> CompiledSubroutine:
-        """Parse (netqasm), compile and validate one subroutine for this node's platform."""
+        """Parse (netqasm), compile and validate one subroutine for this node's platform.
+
+        Args:
+            source: NetQASM text, binary NetQASM, a path to either, or a parsed netqasm Subroutine.
+            flavour: the NetQASM flavour to read it in (``vanilla``, ``nv``, ``trapped_ion``); None
+                tries vanilla, then the platform's own flavour.
+        """
         key = source if isinstance(source, (str, bytes)) else None
         if key is not None and (flavour, key) in self._compiled:
             return self._compiled[(flavour, key)]
@@ -210,6 +251,15 @@ class Node:
         ``host_delay_ns`` is the host-side time between one subroutine's end and the next's arrival
         (classical processing or messages); other processes use the device meanwhile.
         ``pinned=True``: the OS never moves this process's qubits (see :meth:`pin`).
+
+        Args:
+            program: what :meth:`compile` takes, or a list of them (run one after the other).
+            name: the process's name in results and traces (default ``proc<pid>``).
+            priority: lower runs first (QNodeOS's levels); equal priorities take turns in order.
+            host_delay_ns: see above.
+            flavour: as for :meth:`compile`.
+            max_qubits: the most qubits the process may hold at once (None: no limit of its own).
+            pinned: see above.
         """
         if isinstance(program, (str, bytes, Path, Subroutine)):
             sources = [program]
@@ -279,7 +329,16 @@ class Node:
     # ---- persistent processes (application hosts) ---------------------------------------------
     def open_process(self, name: str, *, priority: int = 1, max_qubits: int | None = None,
                      on_subroutine_done: Any = None, pinned: bool = False) -> int:
-        """A process that stays alive between subroutines, fed one at a time by its host."""
+        """A process that stays alive between subroutines, fed one at a time by its host; returns its pid.
+
+        Args:
+            name: the process's name in results and traces.
+            priority: as for :meth:`submit`.
+            max_qubits: as for :meth:`submit`.
+            on_subroutine_done: called as ``on_subroutine_done(process, result_or_error)`` after each
+                subroutine (how a host learns its results without polling).
+            pinned: as for :meth:`submit`.
+        """
         self._check_process_limit()
         pid = self._next_pid
         self._next_pid += 1
@@ -294,8 +353,8 @@ class Node:
         return pid
 
     def pin(self, pid: int, virtual_ids: Iterable[int] | None = None) -> None:
-        """Pin process ``pid``'s qubits (all, or the given virtual ids): the OS never moves their states
-        (no eviction, no protective or routing move). Others then wait for a pinned qubit instead."""
+        """Pin process ``pid``'s qubits (all, or the ``virtual_ids`` given): the OS never moves their
+        states (no eviction, no protective or routing move). Others then wait for a pinned qubit instead."""
         proc = self._lookup(pid)
         if proc.finished:
             raise QNodeOSError(f"process {pid} ({proc.name}) has ended")
@@ -311,7 +370,8 @@ class Node:
                 f"and runs {live} (room for {self.finished_history}): read them with result() or results() first")
 
     def push_subroutine(self, pid: int, source: ProgramSource, flavour: str | None = None) -> None:
-        """Queue one more subroutine for a persistent process (compiled and checked first)."""
+        """Queue one more subroutine (``source``, read in ``flavour`` as for :meth:`compile`) for the
+        persistent process ``pid`` (compiled and checked first)."""
         proc = self._processes.get(pid)
         if proc is None or not proc.persistent:
             raise QNodeOSError(f"no open process {pid} on node {self.name}")
@@ -325,7 +385,8 @@ class Node:
             self.policy.push(proc)
 
     def close_process(self, pid: int, error: Exception | None = None) -> None:
-        """End a persistent process (its host stopped, or failed): free everything it holds."""
+        """End the persistent process ``pid`` (its host stopped, or failed): free everything it holds.
+        With an ``error`` the process ends as failed, with that error."""
         proc = self._processes.get(pid)
         if proc is None or proc.finished:
             return
@@ -499,9 +560,11 @@ class Node:
                              None if proc.error is None else str(proc.error), proc.submitted_ns, proc.finished_ns)
 
     def results(self) -> dict[int, ProgramResult]:
+        """Every process's :meth:`result`, by pid (finished ones count as read)."""
         return {pid: self.result(pid) for pid in self._processes}
 
     def processes(self) -> Iterable[Process]:
+        """The process table: live processes and the finished ones still kept."""
         return self._processes.values()
 
     def utilisation(self) -> float:
@@ -511,6 +574,8 @@ class Node:
         return self.executor.busy_ns / tick / total_ticks if total_ticks > 0 else 0.0
 
     def stats(self) -> dict[str, Any]:
+        """Counters of the node as plain data: device time, utilisation, instructions, qubits, pairs,
+        each process's state, the memory manager's and the network's counters."""
         tick = self.capabilities.tick_ns
         elapsed = self.timebase.now() - (self._start_ns or 0)
         return {"node": self.name, "device": self.capabilities.name, "platform": self.capabilities.platform.value,
@@ -526,6 +591,7 @@ class Node:
                 **({"network": self.executor.network.stats()} if hasattr(self.executor.network, "stats") else {})}
 
     def close(self) -> None:
+        """Close the device (a lab driver releases its connection)."""
         self.device.close()
 
     def __enter__(self) -> "Node":

@@ -40,7 +40,17 @@ _NO_BOOL = ("seed", "trace_rows")
 
 @dataclass(frozen=True)
 class NodeConfig:
-    """The contents of a node file."""
+    """The contents of a node file (``qnodeos run --config FILE``; :meth:`qnodeos.Node.from_config`).
+
+    Attributes:
+        driver: the driver's name (``[node] driver``).
+        driver_config: the driver's options (the ``[driver]`` table).
+        name: the node's name.
+        seed: seeds the device's randomness (None: unseeded).
+        min_fidelity: entangled pairs below this estimated fidelity are discarded.
+        trace: whether the node records executed instructions.
+        trace_rows: how many of the latest instructions the trace keeps.
+    """
 
     driver: str = "mock-nv"
     driver_config: dict[str, Any] = field(default_factory=dict)
@@ -52,6 +62,8 @@ class NodeConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "NodeConfig":
+        """Read the node file (TOML) at ``path``; an unknown key or a value of the wrong type is refused
+        by name."""
         path = Path(path)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -81,6 +93,7 @@ class NodeConfig:
         return cls(driver_config=dict(driver), **node)
 
     def with_overrides(self, *, driver_config: dict[str, Any] | None = None, **node: Any) -> "NodeConfig":
-        """A copy with ``[node]`` values replaced (None leaves one as it is) and options added."""
+        """A copy with the ``[node]`` values in ``node`` replaced (None leaves one as it is) and the
+        options of ``driver_config`` added."""
         changes = {k: v for k, v in node.items() if v is not None}
         return dataclasses.replace(self, driver_config={**self.driver_config, **(driver_config or {})}, **changes)

@@ -21,7 +21,15 @@ DEFAULT_MAX_ROWS = 200_000
 
 @dataclass(frozen=True)
 class TraceEntry:
-    """One NetQASM instruction as run: by whom, where in the program, as which physical operations, when."""
+    """One NetQASM instruction as run: by whom, where in the program, as which physical operations, when.
+
+    Attributes:
+        pid: the process that ran it; ``process`` is that process's name.
+        subroutine: which of the process's subroutines (0 first); ``line``: the instruction's index in it.
+        instruction: the NetQASM instruction as text.
+        physical: the names of the device instructions it became (empty for classical ones).
+        start_ns: device time it started; ``end_ns``: device time it ended.
+    """
 
     pid: int
     process: str
@@ -33,6 +41,7 @@ class TraceEntry:
     end_ns: int
 
     def to_dict(self) -> dict[str, Any]:
+        """The entry as plain data (a row of the trace JSON)."""
         return {"pid": self.pid, "process": self.process, "subroutine": self.subroutine, "line": self.line,
                 "instruction": self.instruction, "physical": list(self.physical),
                 "start_ns": self.start_ns, "end_ns": self.end_ns}
@@ -72,6 +81,8 @@ class Trace:
 
     def record(self, pid: int, subroutine: int, line: int, instr: Any, start: int, end: int,
                physical: tuple) -> None:
+        """Note that process ``pid`` ran ``instr`` (``line`` of its ``subroutine``) from device time
+        ``start`` to ``end`` as the device instructions ``physical`` (the executor calls this)."""
         self.recorded += 1
         self._rows.append((pid, subroutine, line, instr, start, end, physical))
 
@@ -82,16 +93,20 @@ class Trace:
         return len(self._rows)
 
     def entries(self) -> list[TraceEntry]:
+        """The rows kept, oldest first, as :class:`TraceEntry` objects."""
         return [TraceEntry(pid, self.process_names.get(pid, str(pid)), sub, line, str(instr).strip(),
                            tuple(instruction_name(p) for p in phys), start, end)
                 for pid, sub, line, instr, start, end, phys in self._rows]
 
     def to_dict(self) -> dict[str, Any]:
+        """The trace as plain data: ``meta`` (the node's counters and how many rows were kept or
+        dropped) and ``entries``; what ``qnodeos trace plot`` and ``export`` read."""
         meta = dict(self.meta)
         meta["trace"] = {"max_rows": self.max_rows, "recorded": self.recorded, "dropped": self.dropped}
         return {"meta": meta, "entries": [e.to_dict() for e in self.entries()]}
 
     def to_json(self, path: str | Path | None = None) -> str:
+        """:meth:`to_dict` as JSON text, also written to ``path`` when one is given."""
         text = json.dumps(self.to_dict(), indent=1)
         if path is not None:
             Path(path).write_text(text)
@@ -111,13 +126,14 @@ _ENTRY_FIELDS: dict[str, tuple[type, ...]] = {
 
 
 def network_trace(traces: Mapping[str, Mapping[str, Any]], meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The timelines of a network run, one per node, as one document (what ``qnodeos run APP_DIR
-    --trace`` writes)."""
+    """The timelines of a network run (``traces``: node -> its trace), as one document with ``meta``
+    added to its meta data (what ``qnodeos run APP_DIR --trace`` writes)."""
     return {"meta": {"nodes": list(traces), **(meta or {})}, "nodes": {n: dict(t) for n, t in traces.items()}}
 
 
 def node_traces(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Node name -> trace of a network trace; a single node's trace under its ``meta`` node name."""
+    """Node name -> trace of the network trace ``data``; a single node's trace under its ``meta``
+    node name."""
     if "nodes" in data:
         return dict(data["nodes"])
     name = data.get("meta", {}).get("node")
@@ -125,8 +141,8 @@ def node_traces(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_trace(path: str | Path) -> dict[str, Any]:
-    """Read a trace JSON written by :meth:`Trace.to_json` (one node) or a network trace (see
-    :func:`network_trace`); ``ValueError`` names the first bad field."""
+    """Read the trace JSON at ``path``, written by :meth:`Trace.to_json` (one node) or a network trace
+    (see :func:`network_trace`); ``ValueError`` names the first bad field."""
     data = json.loads(Path(path).read_text())
     if isinstance(data, dict) and "nodes" in data:
         if not isinstance(data["nodes"], Mapping) or not data["nodes"]:
@@ -139,7 +155,8 @@ def load_trace(path: str | Path) -> dict[str, Any]:
 
 
 def check_trace(data: Any, where: str = "trace") -> None:
-    """Raise ``ValueError`` (naming entry and field) unless ``data`` has the shape :meth:`Trace.to_dict` gives."""
+    """Raise ``ValueError`` (naming ``where``, the entry and the field) unless ``data`` has the shape
+    :meth:`Trace.to_dict` gives."""
     if not isinstance(data, Mapping) or not isinstance(data.get("entries"), list):
         raise ValueError(f"{where}: not a qnodeos trace (no 'entries' list)")
     if not isinstance(data.get("meta", {}), Mapping):
@@ -158,7 +175,8 @@ def check_trace(data: Any, where: str = "trace") -> None:
 
 
 def plot_trace(data: dict[str, Any], out: str | Path, title: str | None = None) -> Path:
-    """Draw the timeline into a PNG (see :func:`qnodeos.trace_plot.plot_trace`; needs the ``plot`` extra)."""
+    """Draw the timeline of ``data`` into a PNG at ``out``, headed ``title`` (see
+    :func:`qnodeos.trace_plot.plot_trace`; needs the ``plot`` extra)."""
     from .trace_plot import plot_trace as plot
 
     return plot(data, out, title)

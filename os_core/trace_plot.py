@@ -74,8 +74,9 @@ def _first_ns(data: dict[str, Any]) -> int:
 
 
 def draw_timeline(data: dict[str, Any], title: str | None = None) -> Any:
-    """The Gantt chart of a trace (as :meth:`qnodeos.trace.Trace.to_dict` gives, or a network trace of
-    several nodes, see :func:`qnodeos.trace.network_trace`) as a matplotlib figure. Waits are hatched."""
+    """The Gantt chart of the trace ``data`` (as :meth:`qnodeos.trace.Trace.to_dict` gives, or a
+    network trace of several nodes, see :func:`qnodeos.trace.network_trace`) as a matplotlib figure,
+    headed ``title`` (default: "qnodeos timeline" with the utilisation). Waits are hatched."""
     plt = _pyplot()
     entries, lanes = _flatten(data)
     lane_of = {key: i for i, (key, _) in enumerate(lanes)}
@@ -132,7 +133,8 @@ def draw_timeline(data: dict[str, Any], title: str | None = None) -> Any:
 
 
 def plot_trace(data: dict[str, Any], out: str | Path, title: str | None = None) -> Path:
-    """Draw the timeline of a trace into a PNG at ``out`` and return its path."""
+    """Draw the timeline of the trace ``data`` (see :func:`draw_timeline`, which ``title`` goes to)
+    into a PNG at ``out`` and return its path (what ``qnodeos trace plot`` does)."""
     plt = _pyplot()
     fig = draw_timeline(data, title)
     out = Path(out)

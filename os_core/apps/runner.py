@@ -40,6 +40,15 @@ class AppError(QNodeOSError):
 
 @dataclass
 class AppDir:
+    """An application directory as netqasm lays it out (see :func:`load_app_dir`).
+
+    Attributes:
+        path: the directory (absolute).
+        roles: the roles, one per ``app_<role>.py``, sorted.
+        inputs: role -> the arguments of its ``main`` from ``<role>.yaml`` (empty without one).
+        node_of_role: role -> the node it runs on (itself, unless ``roles.yaml`` places it).
+    """
+
     path: Path
     roles: list[str]
     inputs: dict[str, dict[str, Any]]
@@ -47,11 +56,22 @@ class AppDir:
 
     @property
     def nodes(self) -> list[str]:
+        """The nodes the roles run on, each once, in the order of the roles."""
         return list(dict.fromkeys(self.node_of_role[r] for r in self.roles))
 
 
 @dataclass
 class AppRun:
+    """What one run of an application directory gave.
+
+    Attributes:
+        results: role -> what its ``main`` returned (roles that raised are missing).
+        errors: role -> why it failed (the exception, named); empty when every role succeeded.
+        stats: node -> its counters (:meth:`qnodeos.Node.stats`).
+        traces: node -> its timeline, when a trace was asked for.
+        log_dir: the run's log directory, when logs were asked for.
+    """
+
     results: dict[str, Any]
     errors: dict[str, str] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
@@ -60,11 +80,13 @@ class AppRun:
 
     @property
     def ok(self) -> bool:
+        """Whether every role returned."""
         return not self.errors
 
 
 def load_app_dir(path: str | Path) -> AppDir:
-    """Roles from ``app_<role>.py``; inputs from ``<role>.yaml``; placement from ``roles.yaml``."""
+    """Read the application directory ``path``: roles from ``app_<role>.py``, inputs from
+    ``<role>.yaml``, placement from ``roles.yaml``; a missing directory or one without roles is refused."""
     path = Path(path).resolve()
     if not path.is_dir():
         raise QNodeOSError(f"application directory {path} does not exist")
@@ -84,8 +106,10 @@ def load_app_dir(path: str | Path) -> AppDir:
 
 def bind_netqasm(directory: Any, socket_cls: Any = None, broadcast_cls: Any = None, *,
                  simulated: bool = False) -> Any:
-    """Make ``netqasm.sdk.external`` hand out qnodeos classes; returns the module. ``simulated``: the
-    nodes are mock devices, so applications may take their simulation branch
+    """Make ``netqasm.sdk.external`` hand out qnodeos classes; returns the module. ``directory``: where
+    each node's service is (its connections are made through it); ``socket_cls`` and ``broadcast_cls``:
+    the classical socket and broadcast channel classes (default: netqasm's in-process ones).
+    ``simulated``: the nodes are mock devices, so applications may take their simulation branch
     (see :mod:`qnodeos.apps.simulation`)."""
     os.environ["NETQASM_SIMULATOR"] = "debug"
     from netqasm.sdk import external
@@ -112,7 +136,8 @@ def bind_netqasm(directory: Any, socket_cls: Any = None, broadcast_cls: Any = No
 
 
 def import_mains(app: AppDir) -> dict[str, Callable[..., Any]]:
-    """Import each ``app_<role>.py`` afresh (apps of different directories share module names)."""
+    """Each role's ``main``, from the ``app_<role>.py`` files of ``app``, imported afresh (apps of
+    different directories share module names)."""
     root = str(app.path)
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None) or ""
@@ -128,8 +153,10 @@ def import_mains(app: AppDir) -> dict[str, Callable[..., Any]]:
 def run_roles(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[str] | None = None,
               overrides: dict[str, dict[str, Any]] | None = None, timeout_s: float = 300.0,
               on_end: Callable[[str], None] | None = None, log_dir: str | Path | None = None) -> AppRun:
-    """Call each role's ``main`` in its own thread; collect return values and errors by role.
-    ``on_end(role)`` runs when a role's ``main`` has returned or raised (its host is done).
+    """Call each role's ``main`` (``mains``: role -> main) of ``app`` in its own thread; collect return
+    values and errors by role. ``roles``: the roles to run (default: all); ``overrides``: role ->
+    arguments of its ``main`` on top of its ``<role>.yaml``; ``timeout_s``: wall-clock deadline for
+    all of them. ``on_end(role)`` runs when a role's ``main`` has returned or raised (its host is done).
     ``log_dir``: the run's log directory (netqasm's logs, and each role's prints and traceback in
     ``<role>.log``); None keeps netqasm's logs in a temporary directory."""
     roles = roles or app.roles
@@ -184,7 +211,12 @@ def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: in
                 app_output: str | None = None, device_config: dict[str, Any] | None = None,
                 timing: NetworkTiming | None = None, trace: bool = False,
                 log_dir: str | Path | None = None, network: NetworkSpec | str | Path | None = None) -> AppRun:
-    """Run every role of an application directory on a mock network of ``platform``, or on ``network``.
+    """Run every role of the application directory ``path`` on a mock network of ``platform``, or on
+    ``network``.
+
+    ``seed`` seeds the whole network (a seeded run repeats exactly: outcomes and timelines);
+    ``overrides`` (role -> {argument: value}) come on top of each role's ``<role>.yaml`` inputs, as
+    ``--input ROLE.NAME=VALUE`` does; ``timeout_s`` is the wall-clock deadline of the whole run.
 
     Defaults (``preset="realistic"``, ``mode="processes"``, the time-outs) are those of
     :mod:`qnodeos.apps.defaults`, shared with ``qnodeos run APP_DIR``.
@@ -234,11 +266,13 @@ def run_app_on_nodes(path: str | Path, services: dict[str, Any], *,
                      overrides: dict[str, dict[str, Any]] | None = None, timeout_s: float = defaults.TIMEOUT_S,
                      recv_timeout_s: float = defaults.RECV_TIMEOUT_S, log_dir: str | Path | None = None,
                      placement: dict[str, str] | None = None) -> AppRun:
-    """Run an application directory's hosts in this process against nodes that already run as
-    services (``services``: node name -> :class:`qnodeos.network.host_link.RemoteNodeService`, or any
+    """Run the hosts of the application directory ``path`` in this process against nodes that already
+    run as services (``services``: node name -> :class:`qnodeos.network.host_link.RemoteNodeService`, or any
     object with the node service's host API). Each role's host introduces itself to its node, then runs
     unchanged; the nodes keep running afterwards. ``placement`` (role -> node) places roles that the
-    directory does not place on a served node (a network's ``[serve.roles]``)."""
+    directory does not place on a served node (a network's ``[serve.roles]``). ``overrides``,
+    ``timeout_s``: as for :func:`run_app_dir`; ``recv_timeout_s``: wall-clock seconds a socket receive
+    waits for a peer; ``log_dir``: as for :func:`run_app_dir`."""
     app = load_app_dir(path)
     for role in app.roles:
         if app.node_of_role[role] not in services and role in (placement or {}):

@@ -22,7 +22,8 @@ else:  # pragma: no cover
 
 @dataclass(frozen=True)
 class NodeKeys:
-    """A node's own key pair and the public keys of the peers it trusts (Z85 text, 40 characters)."""
+    """A node's own key pair (``public``, ``secret``) and the public keys of the ``peers`` it trusts
+    (peer name -> key), all CURVE keys as Z85 text of 40 characters."""
 
     public: str
     secret: str
@@ -41,7 +42,7 @@ def generate_keypair() -> tuple[str, str]:
 
 
 def network_keys(nodes: list[str]) -> dict[str, NodeKeys]:
-    """Fresh keys for a fully connected network: every node trusts every other node."""
+    """Fresh keys for a fully connected network of ``nodes``: every node trusts every other node."""
     pairs = {n: generate_keypair() for n in nodes}
     return {n: NodeKeys(pairs[n][0], pairs[n][1], {p: pairs[p][0] for p in nodes if p != n}) for n in nodes}
 
@@ -65,7 +66,8 @@ def check_node_name(name: str) -> None:
 
 
 def write_key_files(nodes: list[str], directory: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
-    """One ``<node>.toml`` per node in ``directory`` (its key pair and its peers' public keys).
+    """One ``<node>.toml`` per node of ``nodes`` in ``directory`` (its key pair and its peers' public
+    keys): what ``qnodeos keys generate`` writes; returns node -> file.
 
     All or nothing: names are checked (:func:`check_node_name`, distinct even ignoring case) and, unless
     ``overwrite``, no file may exist yet (``FileExistsError``) before any is written. Each file is
@@ -109,7 +111,8 @@ def _write_owner_only(path: Path, text: str, overwrite: bool) -> None:
 
 
 def load_node_keys(path: str | Path) -> NodeKeys:
-    """Read a node's keys from TOML (``[keys]`` public/secret, ``[keys.peers]`` name = public key)."""
+    """Read a node's keys from the TOML file ``path`` (``[keys]`` public/secret, ``[keys.peers]`` name =
+    public key), as :func:`write_key_files` writes it."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))["keys"]

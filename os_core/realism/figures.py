@@ -18,8 +18,10 @@ SIGMAS = 2.0
 
 @dataclass(frozen=True)
 class Published:
-    """A figure as a paper gives it. ``error`` is its one-sigma error bar (None: none given; then
-    ``tolerance`` — absolute, same unit — is used and ``tolerance_why`` says why that much)."""
+    """A figure as a paper gives it: its ``value`` in ``unit``, the paper (``source``), how sure we are
+    of it (``status``, one of :data:`STATUSES`) and, in ``reported``, how the paper states it when that
+    differs. ``error`` is its one-sigma error bar (None: none given; then ``tolerance`` — absolute,
+    same unit — is used and ``tolerance_why`` says why that much)."""
 
     value: float
     error: float | None
@@ -39,8 +41,8 @@ class Published:
 
 @dataclass(frozen=True)
 class Measured:
-    """A figure measured on the mocks: ``error`` is its statistical one-sigma error (0 = exact, from
-    the density matrix); ``method`` says how it was obtained."""
+    """A figure measured on the mocks: its ``value``; ``error`` is its statistical one-sigma error (0 =
+    exact, from the density matrix); ``method`` says how it was obtained."""
 
     value: float
     error: float

@@ -19,12 +19,16 @@ _SIZE_KEYS = {"ions", "carbons"}
 
 @dataclass(frozen=True)
 class RowResult:
+    """One row of ``qnodeos validate``: the published figure (``row``), what the mocks gave
+    (``measured``), whether the two ``agree``, and how many ``seconds`` the measurement took."""
+
     row: Row
     measured: Measured
     agree: bool
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
+        """The row as plain data (``qnodeos validate --json``)."""
         p = self.row.published
         return {
             "platform": self.row.platform, "preset": self.row.preset, "figure": self.row.figure,
@@ -52,7 +56,9 @@ def resolve(preset: str) -> set[tuple[str, str]]:
 
 
 def validate(presets: list[str] | None = None, ctx: Context | None = None) -> tuple[list[RowResult], list[Pending]]:
-    """Measure every row of ``presets`` (all rows for None) and judge agreement."""
+    """Measure every row of ``presets`` (all rows for None) and judge agreement: what ``qnodeos
+    validate`` does. ``ctx``: the seed and sample sizes (default: seed 1, default sizes). Returns the
+    rows measured and those still pending (needing what the mocks cannot give yet)."""
     ctx = ctx or Context()
     selected: set[tuple[str, str]] | None = None
     if presets:

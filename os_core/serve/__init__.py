@@ -17,8 +17,9 @@ __all__ = ["Deployment", "DeploymentError", "NodePlace", "HOSTS", "WORLD", "conn
 
 def connect_hosts(deployment: Deployment, nodes: list[str] | None = None, *,
                   timeout_s: float = 600.0) -> dict[str, Any]:
-    """One authenticated host link per node (default: every node), as the ``hosts`` key of
-    ``deployment``: node name -> :class:`~qnodeos.network.host_link.RemoteNodeService`."""
+    """One authenticated host link per node of ``nodes`` (default: every node), as the ``hosts`` key of
+    ``deployment``: node name -> :class:`~qnodeos.network.host_link.RemoteNodeService`; ``timeout_s``:
+    how long (wall clock) a link waits for its node to answer."""
     from ..network.host_link import RemoteNodeService
 
     keys = deployment.keys(HOSTS)

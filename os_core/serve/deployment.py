@@ -50,6 +50,9 @@ class DeploymentError(QNodeOSError):
 
 @dataclass(frozen=True)
 class NodePlace:
+    """Where a served node listens: ``name``, its ``mailbox`` (node-to-node link) and ``hosts`` (host
+    link) addresses."""
+
     name: str
     mailbox: str
     hosts: str
@@ -57,7 +60,18 @@ class NodePlace:
 
 @dataclass(frozen=True)
 class Deployment:
-    """A network specification with where each part runs and the keys they trust each other by."""
+    """A network specification with where each part runs and the keys they trust each other by.
+
+    Attributes:
+        path: the network TOML it was read from (:meth:`load`).
+        spec: the network: nodes, links, timing.
+        world: the mock world's address (``serve.world``).
+        keys_dir: the folder of the key files (``serve.keys``).
+        nodes: node name -> where it listens.
+        seed: seeds the physics (None: unseeded).
+        preset: the noise preset of mock nodes that name none.
+        roles: application role -> node, for roles that are not node names (``[serve.roles]``).
+    """
 
     path: Path
     spec: NetworkSpec
@@ -72,6 +86,8 @@ class Deployment:
     # ---- loading ---------------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path) -> "Deployment":
+        """Read the network TOML at ``path`` with its ``[serve]`` table; a missing or wrong field is a
+        :class:`DeploymentError` naming it."""
         path = Path(path)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -126,6 +142,8 @@ class Deployment:
 
     # ---- keys ------------------------------------------------------------------------------------
     def keys(self, name: str) -> NodeKeys:
+        """The keys of ``name`` (a node, ``world`` or ``hosts``) from its key file, which must list the
+        public key of every other party."""
         file = self.keys_dir / f"{name}.toml"
         try:
             keys = load_node_keys(file)
@@ -157,6 +175,7 @@ class Deployment:
 
     @property
     def node_ids(self) -> dict[str, int]:
+        """Node name -> its number, in the order of the specification (the world's port offsets)."""
         return {n: i for i, n in enumerate(self.spec.nodes)}
 
     def bind_address(self, address: str) -> str:
@@ -167,6 +186,7 @@ class Deployment:
         return f"tcp://*:{url.port}"
 
     def describe(self) -> Mapping[str, Any]:
+        """Where the world and each node listen, as plain data."""
         return {"world": self.world, "nodes": {n: {"mailbox": p.mailbox, "hosts": p.hosts} for n, p in self.nodes.items()}}
 
 
