@@ -1,4 +1,4 @@
-# The README's two commands: `make demo` (set up + run the demo) and `make test` (set up, lint and type checks, tests).
+# The README's two commands: `make demo` (set up + run the demo) and `make test` (set up, lint + run the tests).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

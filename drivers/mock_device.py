@@ -112,8 +112,9 @@ class MockDevice(QDevice):
         }
 
     @classmethod
-    def from_config(cls: type[_Device], node: str = "node", seed: int | None = None, config_file: str | None = None,
-                    preset: str = "realistic", state_space: SharedStateSpace | None = None,
+    def from_config(cls: type[_Device], node: str = "node", seed: int | None = None,
+                    config_file: str | None = None, preset: str = "realistic",
+                    state_space: SharedStateSpace | None = None,
                     **overrides: Any) -> _Device:
         """The registry's factory: defaults -> ``preset`` -> ``config_file`` -> ``overrides``."""
         config = cls.CONFIG_CLASS.load(preset=preset, config_file=config_file, **overrides)

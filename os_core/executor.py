@@ -283,7 +283,8 @@ class Executor:
             raise ExecutionError(f"{kind} by zero")
         else:
             simple = {"add": a + b, "sub": a - b}.get(kind)
-            value = simple if simple is not None else a * b if kind == "mul" else (a // b if kind == "div" else a % b)
+            value = simple if simple is not None else (
+                a * b if kind == "mul" else (a // b if kind == "div" else a % b))
         proc.regs[args[0][1]] = ((value + 0x80000000) & 0xFFFFFFFF) - 0x80000000  # 32-bit registers
         return pc + 1
 

@@ -369,7 +369,8 @@ class QDeviceConformance:
         seen = set()
         for max_attempts in (likely, 1, likely):
             ra, rb = _run_both(partial(a.execute, EntangleAttempt(qa, b.node, max_attempts)),
-                               partial(b.execute, EntangleAttempt(qb, a.node, max_attempts)), self.thread_timeout_s)
+                               partial(b.execute, EntangleAttempt(qb, a.node, max_attempts)),
+                               self.thread_timeout_s)
             assert ra.status == rb.status, (ra, rb)
             assert ra.status in (Status.ENTANGLED, Status.ENT_FAILURE), (ra, rb)
             assert ra.start_ns == rb.start_ns and ra.end_ns == rb.end_ns, (ra, rb)

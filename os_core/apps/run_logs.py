@@ -141,7 +141,8 @@ def routed_output(run_dir: Path | None, roles: list[str]) -> Iterator[dict[str, 
     if run_dir is None:
         yield {}
         return
-    files: dict[str, TextIO] = {role: role_log(run_dir, role).open("a", encoding="utf-8", buffering=1) for role in roles}
+    files: dict[str, TextIO] = {role: role_log(run_dir, role).open("a", encoding="utf-8", buffering=1)
+                                for role in roles}
     old = sys.stdout
     sys.stdout = RoleOutput(files, old)
     try:

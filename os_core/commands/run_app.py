@@ -123,7 +123,8 @@ def _run_on_served_nodes(args: argparse.Namespace, app: Any, inputs: dict[str, d
                            f"{sorted(deployment.nodes)}); place them in the app's roles.yaml or in [serve.roles]")
     if getattr(args, "log_level", None):
         _netqasm_log_level(args.log_level)
-    links = connect_hosts(deployment, sorted(n for n in placed if n is not None), timeout_s=args.timeout or defaults.TIMEOUT_S)
+    links = connect_hosts(deployment, sorted(n for n in placed if n is not None),
+                          timeout_s=args.timeout or defaults.TIMEOUT_S)
     try:
         since = {n: link.node_state()["device_ns"] for n, link in links.items()} if args.trace is not None else {}
         with _application_output(args.app_output, args.json, "threads") as (stream, _):

@@ -71,8 +71,9 @@ class NetworkTiming:
             for where, lat in [("host", self.host), *((f"hosts[{k}]", v) for k, v in self.hosts.items())]:
                 _non_negative_int(f"{where}.{name}", getattr(lat, name))
         for where, link in [("link", self.link), *((f"links[{sorted(k)}]", v) for k, v in self.links.items())]:
-            if not (isinstance(link.length_km, (int, float)) and math.isfinite(link.length_km) and link.length_km >= 0):
-                raise ConfigError(f"network timing: {where}.length_km={link.length_km!r} must be a finite number >= 0")
+            km = link.length_km
+            if not (isinstance(km, (int, float)) and math.isfinite(km) and km >= 0):
+                raise ConfigError(f"network timing: {where}.length_km={km!r} must be a finite number >= 0")
             _non_negative_int(f"{where}.processing_ns", link.processing_ns)
         if isinstance(self.bin_ns, bool) or not isinstance(self.bin_ns, int) or self.bin_ns < 1:
             raise ConfigError(f"network timing: bin_ns={self.bin_ns!r} must be a positive integer")

@@ -35,7 +35,8 @@ def plot_alpha_curve(path: str | Path) -> Path:
             if row.preset == preset and row.figure.endswith("fidelity") and row.platform == "nv":
                 p = row.published
                 err = p.error if p.error is not None else p.tolerance
-                ax.errorbar([alpha], [p.value], yerr=None if err is None else [err], fmt="o", mfc="none", color=line.get_color(),
+                ax.errorbar([alpha], [p.value], yerr=None if err is None else [err], fmt="o", mfc="none",
+                            color=line.get_color(),
                             capsize=3, label=f"{row.figure} [{p.status}] at the preset's fitted alpha")
     ax.plot(alphas, 1 - alphas, ":", color="grey", label="1 - alpha (perfect optics)")
     ax.set_xlabel("bright-state population alpha")
