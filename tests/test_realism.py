@@ -12,6 +12,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qnodeos.cli import main
@@ -83,6 +84,31 @@ def test_teleport_harness_runs_netqasms_example_and_is_exact_on_perfect_pairs() 
         assert run_netqasm_teleport("trapped_ion", "ideal", phi, theta, seed=5) == pytest.approx(1.0, abs=1e-9)
     noisy = run_netqasm_teleport("nv", "qnodeos-nv-2025", math.pi / 2, math.pi / 2, seed=5)
     assert 0.5 < noisy < 0.95
+
+
+def test_teleport_through_a_pair_alone_is_the_pairs_pauli_channel() -> None:
+    """Only the heralded pair noisy (gates, readout, memories ideal; no latencies): teleporting |+>
+    through netqasm's example gives p(Psi+) + p(Phi+) of the heralded state exactly. Teleportation
+    with Pauli corrections is the Pauli channel of the pair's Bell weights (Bowen & Bose 2001); after
+    the OS corrects the herald to Phi+, |+> is hurt only by the Z-type weights. A herald corrected to
+    the wrong Bell state, or corrections applied the wrong way round, give 1 minus that or less."""
+    from qnodeos.hal.responses import BellState
+    from qnodeos.drivers.link_physics import bell_projector
+    from qnodeos.network.timing import INSTANT
+
+    inf = math.inf
+    quiet = {"electron_t1_ns": inf, "electron_t2_ns": inf, "carbon_t1_ns": inf, "carbon_t2_ns": inf,
+             "carbon_phase_per_reset_rad": 0.0, "readout_error_0": 0.0, "readout_error_1": 0.0,
+             "electron_init_error": 0.0, "carbon_init_error": 0.0, "electron_gate_error": 0.0,
+             "carbon_gate_error": 0.0, "ec_gate_error": 0.0}
+    rho = MockNVDevice.from_config(preset="qnodeos-nv-2025").link_params().heralded_state(BellState.PSI_PLUS)
+    weight = {b: float(np.real(np.trace(bell_projector(b) @ rho))) for b in BellState}
+    expected = weight[BellState.PSI_PLUS] + weight[BellState.PHI_PLUS]
+    assert 0.8 < expected < 0.85 and expected != pytest.approx(1 - expected, abs=0.1)
+    for seed in (11, 12):
+        f = run_netqasm_teleport("nv", "qnodeos-nv-2025", 0.0, math.pi / 2, seed=seed, timing=INSTANT,
+                                 device_config=quiet)
+        assert f == pytest.approx(expected, abs=1e-9)
 
 
 def test_agreement_rule() -> None:

@@ -13,16 +13,21 @@ import contextlib
 import importlib.util
 import io
 import math
+import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import netqasm
 import numpy as np
 
 from qnodeos.errors import QNodeOSError
+
+if TYPE_CHECKING:
+    from qnodeos.network.timing import NetworkTiming
 
 TELEPORT_DIR = Path(netqasm.__file__).parent / "examples" / "apps" / "teleport"
 
@@ -51,6 +56,10 @@ def load_netqasm_teleport(role: str) -> ModuleType:
     """netqasm's ``app_<role>.py`` as a fresh module, told it runs in a simulator (see module doc)."""
     from netqasm.runtime.settings import Simulator
 
+    if "netqasm.sdk.external" not in sys.modules:
+        # the SDK picks its backend when first imported (NetSquid by default, not installed here); the
+        # runner rebinds it to qnodeos before every run (qnodeos.apps.runner.bind_netqasm)
+        os.environ["NETQASM_SIMULATOR"] = "debug"
     path = TELEPORT_DIR / f"app_{role}.py"
     spec = importlib.util.spec_from_file_location(f"netqasm_teleport_{role}", path)
     if spec is None or spec.loader is None:
@@ -72,14 +81,20 @@ def app_dir() -> Path:
     return root
 
 
-def run_netqasm_teleport(platform: str, preset: str, phi: float, theta: float, seed: int) -> float:
-    """Teleport (phi, theta) with netqasm's example on two mock nodes; the fidelity at the receiver."""
+def run_netqasm_teleport(platform: str, preset: str, phi: float, theta: float, seed: int, *,
+                         timing: "NetworkTiming | None" = None,
+                         device_config: dict[str, Any] | None = None) -> float:
+    """Teleport (phi, theta) with netqasm's example on two mock nodes; the fidelity at the receiver.
+
+    ``timing`` (default: the documented lab-like latencies) and ``device_config`` (mock-device
+    settings on top of ``preset``) switch parts of the noise off one at a time, which is how the
+    fidelity's losses are told apart (docs/realism.md, row 4)."""
     from qnodeos.apps.runner import run_app_dir
 
     root = app_dir()
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the example narrates each step
-            run = run_app_dir(root, platform, seed=seed, preset=preset,
+            run = run_app_dir(root, platform, seed=seed, preset=preset, timing=timing, device_config=device_config,
                               overrides={"sender": {"phi": phi, "theta": theta}})
     finally:
         shutil.rmtree(root, ignore_errors=True)
