@@ -36,9 +36,13 @@ def table() -> dict:
 #: rows that do not agree yet, with why (each is a known gap, tracked, not hidden)
 KNOWN_GAPS = {
     ("qnodeos-nv-2025", "teleportation fidelity, 6 cardinal states (netqasm's teleport example)"):
-        "with QNodeOS's host and classical latencies on the timeline, the receiver's electron waits ~4 ms "
-        "for the corrections against 13 ms coherence (0.61-0.63); moving it into a carbon while it waits "
-        "(MovePolicy(protect=True), off by default) gives 0.63-0.66, still short of 0.702(11)",
+        "a genuine difference of protocol, not of physics (docs/realism.md, row 4): netqasm's example keeps "
+        "the input state in a carbon through the whole pair generation (0.47 s on average at QNodeOS's "
+        "~0.5 s per pair, carbon T2 1 s: x0.65 on the equatorial coherence) and passes the corrections "
+        "through both hosts (the receiver's electron waits 9.3 ms for its correction, 4.1 ms of it the "
+        "sender's subroutine, 2 ms its stop-application round trip, against T_coh 13 ms: x0.44 with the "
+        "sender's wait); Hermans et al. 2022 insert the state after the teleporter is heralded and feed "
+        "forward in real time. Emulating both gives 0.683(10), and 0.736(11) with no waiting decay",
 }
 
 
