@@ -107,11 +107,12 @@ def test_teleport_through_a_pair_alone_is_the_pairs_pauli_channel() -> None:
              "carbon_gate_error": 0.0, "ec_gate_error": 0.0}
     rho = MockNVDevice.from_config(preset="qnodeos-nv-2025").link_params().heralded_state(BellState.PSI_PLUS)
     weight = {b: float(np.real(np.trace(bell_projector(b) @ rho))) for b in BellState}
-    expected = weight[BellState.PSI_PLUS] + weight[BellState.PHI_PLUS]
-    assert 0.8 < expected < 0.85 and expected != pytest.approx(1 - expected, abs=0.1)
-    for seed in (11, 12):
-        f = run_netqasm_teleport("nv", "qnodeos-nv-2025", 0.0, math.pi / 2, seed=seed, timing=INSTANT,
-                                 device_config=quiet)
+    # |+> is left alone by the X-type weight, |+i> by the Y-type one (both corrections matter there)
+    plus = weight[BellState.PSI_PLUS] + weight[BellState.PHI_PLUS]
+    plus_i = weight[BellState.PSI_PLUS] + weight[BellState.PHI_MINUS]
+    assert 0.8 < plus < 0.85 and 0.8 < plus_i < 0.85
+    for (phi, theta), expected, seed in (((0.0, math.pi / 2), plus, 11), ((math.pi / 2, math.pi / 2), plus_i, 12)):
+        f = run_netqasm_teleport("nv", "qnodeos-nv-2025", phi, theta, seed=seed, timing=INSTANT, device_config=quiet)
         assert f == pytest.approx(expected, abs=1e-9)
 
 
