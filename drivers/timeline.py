@@ -104,6 +104,8 @@ class Timeline:
                 self._active = None
             me.grant = None
             self._schedule()
+            if self._active is None and self._quiet():
+                self._cond.notify_all()  # whoever waits for the network to be idle (wait_quiet)
             while me.grant is None:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
@@ -156,6 +158,24 @@ class Timeline:
                 me.told_quiet = False
                 self._schedule()
             return start
+
+    def wait_quiet(self, timeout_s: float) -> bool:
+        """Wait until nothing is scheduled anywhere and every node has been told so (the network is
+        idle: its time stands still until something wakes a node); False if ``timeout_s`` (wall
+        clock) passed first. Repeated runs start from here, so a seeded series repeats exactly."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while not self._quiet():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.5))
+            return True
+
+    def _quiet(self) -> bool:
+        live = [n for n in self._nodes.values() if not n.gone]
+        return (self._active is None and all(n.joined and n.told_quiet and n.grant is None for n in live)
+                and not any(n.inflight or n.heralds for n in live))
 
     def leave_all(self) -> None:
         """Every node leaves (the network is shutting down): wake whoever still waits."""

@@ -13,7 +13,7 @@ import pytest
 
 from qnodeos.jobs.network import NetworkConfig, NetworkConfigError
 from qnodeos.jobs.plots import histogram_svg, numeric_svg
-from qnodeos.jobs.stats import aggregate, flatten
+from qnodeos.run_stats import aggregate, flatten
 from qnodeos.network.keys import generate_keypair
 
 KEY_A, _ = generate_keypair()

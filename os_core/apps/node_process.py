@@ -4,6 +4,11 @@ The parent and the node exchange a few messages over a ``multiprocessing`` pipe:
 its mailbox address out, every node's address in, then one result (return values, errors, stats and,
 if asked, the node's timeline). The node runs its own OS loop, drives its device and takes part in the
 network's timeline through the world process, and runs the application roles placed on it.
+
+A series of runs (``spec["runs"]``, see :mod:`qnodeos.apps.repeat`) keeps the node up between runs:
+for each run the parent says ``("register", i)`` (the node registers its hosts and answers
+``"registered"``), then, once every node has, ``("go", i)`` (the roles run; their results come back);
+``("end",)`` ends the series and the node sends its final statistics.
 """
 from __future__ import annotations
 
@@ -64,28 +69,73 @@ def node_main(spec: dict[str, Any], channel: Any, inherited: list[Any] = ()) -> 
         directory = HostDirectory(node_of_role, spec["node_ids"], {name: service}, {name: flavour_of(device)})
         # applications inspect states only where every node's device shows them (mocks, not controller
         # shims), so that all roles take the same branch
-        bind_netqasm(directory, *socket_classes(directory, spec["recv_timeout_s"]),
-                     simulated=bool(spec.get("shows_states", True)) and hasattr(device, "density_matrix"))
+        simulated = bool(spec.get("shows_states", True)) and hasattr(device, "density_matrix")
         app = load_app_dir(spec["app_dir"])
-        mains = import_mains(app)
         roles = [r for r in app.roles if node_of_role[r] == name]
-        for role in roles:
-            service.register_host(role)
-        service.start()
-        run = run_roles(app, mains, roles=roles, overrides=spec.get("overrides"), timeout_s=spec["timeout_s"],
-                        on_end=service.host_done, log_dir=spec.get("run_dir"))
-        payload = {"results": run.results, "errors": run.errors, "stats": service.stats()}
+        if spec.get("runs") is not None:
+            _series(spec, channel, service, directory, app, roles, simulated)
+            payload["stats"] = service.stats()
+        else:
+            bind_netqasm(directory, *socket_classes(directory, spec["recv_timeout_s"]), simulated=simulated)
+            mains = import_mains(app)
+            for role in roles:
+                service.register_host(role)
+            service.start()
+            run = run_roles(app, mains, roles=roles, overrides=spec.get("overrides"), timeout_s=spec["timeout_s"],
+                            on_end=service.host_done, log_dir=spec.get("run_dir"))
+            payload = {"results": run.results, "errors": run.errors, "stats": service.stats()}
         if spec.get("trace"):
             payload["trace"] = service.snapshot(service.node.trace.to_dict)
     except BaseException as exc:  # report instead of dying silently
         payload["errors"][name] = f"node {name} failed: {type(exc).__name__}: {exc}"
+    _send_payload(channel, name, payload)
+    if service is not None:
+        service.stop()
+    if device is not None:
+        device.close()
+
+
+def _send_payload(channel: Any, name: str, payload: dict[str, Any]) -> None:
     try:
         channel.send(payload)
     except Exception as exc:  # an unpicklable return value: keep its text
         payload["results"] = {k: repr(v) for k, v in payload["results"].items()}
         payload["errors"][f"{name}/result"] = f"return value not transferable: {exc}"
         channel.send(payload)
-    if service is not None:
-        service.stop()
-    if device is not None:
-        device.close()
+
+
+def _series(spec: dict[str, Any], channel: Any, service: Any, directory: Any, app: Any, roles: list[str],
+            simulated: bool) -> None:
+    """The node's side of a series of runs (see the module docstring); returns when told ``("end",)``
+    or when the parent goes away."""
+    from .repeat import mark_role_logs, still_running
+    from .runner import bind_netqasm, import_mains, run_roles
+    from .sockets import socket_classes
+
+    name = service.name
+    while True:
+        try:
+            command = channel.recv()
+        except EOFError:
+            return
+        if not (isinstance(command, tuple) and len(command) == 2 and command[0] == "register"):
+            return
+        index = command[1]
+        try:
+            bind_netqasm(directory, *socket_classes(directory, spec["recv_timeout_s"]), simulated=simulated)
+            mains = import_mains(app)
+            mark_role_logs(spec.get("run_dir"), roles, index)
+            for role in roles:  # registered (running) before any host of any node starts
+                service.register_host(role)
+        except BaseException as exc:
+            channel.send({"error": f"node {name} could not start run {index}: {type(exc).__name__}: {exc}"})
+            return
+        channel.send("registered")
+        if channel.recv() != ("go", index):
+            return
+        if not service.alive:
+            service.start()
+        run = run_roles(app, mains, roles=roles, overrides=spec.get("overrides"), timeout_s=spec["timeout_s"],
+                        on_end=service.host_done, log_dir=spec.get("run_dir"))
+        _send_payload(channel, name, {"results": run.results, "errors": run.errors, "stats": {},
+                                      "stuck": still_running(roles)})

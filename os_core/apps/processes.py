@@ -15,7 +15,7 @@ import multiprocessing.connection
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from qnodeos.hal.timeline import LinkSchedule, NetworkSchedule
 
@@ -61,6 +61,8 @@ def _world_main(spec: NetworkSpec, seed: int | None, preset: str, timing: Networ
             command = channel.recv()
             if isinstance(command, tuple) and len(command) == 2 and command[0] == "gone":
                 world.mock.timeline.leave(command[1])  # a node process died: its peers must not wait for it
+            elif isinstance(command, tuple) and len(command) == 2 and command[0] == "quiet":
+                channel.send(world.mock.timeline.wait_quiet(command[1]))  # before a series' next run
             elif isinstance(command, tuple) and len(command) == 2 and command[0] == "admit":
                 for node, pid in command[1].items():  # each emulated controller: only its node's process
                     world.admit(node, pid)
@@ -94,10 +96,16 @@ def run_app_dir_processes(path: str | Path, platform: str = defaults.PLATFORM, *
                           recv_timeout_s: float = defaults.RECV_TIMEOUT_S, app_output: str | None = None,
                           device_config: dict[str, Any] | None = None, timing: NetworkTiming | None = None,
                           trace: bool = False, run_dir: Path | None = None,
-                          network: NetworkSpec | None = None) -> AppRun:
+                          network: NetworkSpec | None = None, runs: int | None = None,
+                          on_run: Callable[[Any], None] | None = None) -> AppRun:
     """Like :func:`qnodeos.apps.runner.run_app_dir`, with a world process and one process per node
     (``run_dir``: the run's log directory, shared by the nodes; ``network``: the nodes' drivers and
-    the links' physics; default: every node on ``platform``)."""
+    the links' physics; default: every node on ``platform``).
+
+    ``runs``: a series of that many runs on the same processes (:mod:`qnodeos.apps.repeat`), each
+    reported to ``on_run`` as a :class:`~qnodeos.apps.repeat.RunRecord` as it ends (``timeout_s``
+    bounds each run); the returned run then holds the nodes' final statistics, and under the error
+    ``"*"`` why the series stopped early, if it did."""
     from qnodeos.drivers.world_auth import run_keys
 
     app = load_app_dir(path)
@@ -131,7 +139,7 @@ def run_app_dir_processes(path: str | Path, platform: str = defaults.PLATFORM, *
         node_pids: dict[str, int] = {}
         for name in nodes:
             parent_end, child_end = _CTX.Pipe()
-            spec = {"node": name, "world": world["addresses"][name], "world_keys": client_keys[name],
+            spec = {"node": name, "world": world["addresses"][name], "world_keys": client_keys[name], "runs": runs,
                     "device_access": world["access"][name],
                     # applications may inspect states only if every node can show them (one answer for
                     # the whole network, so that peers take the same branch)
@@ -157,7 +165,15 @@ def run_app_dir_processes(path: str | Path, platform: str = defaults.PLATFORM, *
             raise QNodeOSError("world process: unexpected answer to the list of node processes")
         for channel in channels.values():
             channel.send({"peers": mailboxes})
-        return _collect(app, channels, deadline, lambda node: server_end.send(("gone", node)))
+        gone = lambda node: server_end.send(("gone", node))  # noqa: E731
+        if runs is None:
+            return _collect(app, channels, deadline, gone)
+
+        def quiet(index: int) -> bool:  # the world's timeline at rest: run ``index`` may register
+            server_end.send(("quiet", timeout_s))
+            return bool(_recv(server_end, "world process", time.monotonic() + timeout_s + 10))
+
+        return _series(app, channels, runs, timeout_s, on_run or (lambda record: None), gone, quiet)
     finally:
         try:
             server_end.send("stop")
@@ -172,9 +188,67 @@ def run_app_dir_processes(path: str | Path, platform: str = defaults.PLATFORM, *
             end.close()
 
 
-def _collect(app: Any, channels: dict[str, Any], deadline: float, gone: Any) -> AppRun:
-    """Each node's payload as soon as it arrives; roles of nodes that never answer get an error, and
-    ``gone(node)`` tells the world that a node died (so that its peers stop waiting for it)."""
+def _series(app: Any, channels: dict[str, Any], runs: int, timeout_s: float, on_run: Callable[[Any], None],
+            gone: Any, quiet: Callable[[int], bool]) -> AppRun:
+    """The parent's side of a series (see :mod:`.node_process`): per run, once the network is at rest
+    (``quiet``), every node registers its hosts, then all go; a node that dies, hangs or cannot start a
+    run ends the series (recorded)."""
+    from .repeat import RunRecord
+
+    stopped = None
+    for index in range(runs):
+        begun = time.monotonic()
+        deadline = begun + timeout_s + 30
+        try:
+            at_rest = index == 0 or quiet(index)
+        except QNodeOSError as exc:
+            at_rest, why = False, str(exc)
+        else:
+            why = f"the network did not come to rest within {timeout_s:g} s after run {index - 1}"
+        if not at_rest:
+            on_run(RunRecord(index, {}, {"*": why}, time.monotonic() - begun))
+            stopped = f"run {index} could not start; {runs - index - 1} run(s) not made"
+            break
+        for channel in channels.values():
+            channel.send(("register", index))
+        problems = []
+        for name, channel in channels.items():
+            try:
+                answer = _recv(channel, f"node {name}", deadline)
+            except QNodeOSError as exc:
+                answer = {"error": str(exc)}
+            if answer != "registered":
+                problems.append(answer.get("error", repr(answer)) if isinstance(answer, dict) else repr(answer))
+        if problems:
+            on_run(RunRecord(index, {}, {"*": "; ".join(problems)}, time.monotonic() - begun))
+            stopped = f"run {index} could not start; {runs - index - 1} run(s) not made"
+            break
+        for channel in channels.values():
+            channel.send(("go", index))
+        lost: set[str] = set()
+        run = _collect(app, channels, deadline, gone, lost)
+        on_run(RunRecord(index, run.results, run.errors, time.monotonic() - begun))
+        stuck = sorted(role for payload in run.stats.values() for role in payload.get("stuck", ()))
+        if lost or stuck:  # a dead node, or a host still running that the next run's would be taken for
+            why = (f"node(s) {', '.join(sorted(lost))} died or did not answer" if lost else
+                   f"role(s) {', '.join(stuck)} did not finish within the run time-out of {timeout_s:g} s")
+            stopped = f"run {index}: {why}; {runs - index - 1} run(s) not made"
+            break
+    final = AppRun(results={}, errors={}, stats={})
+    if stopped is not None:
+        final.errors["*"] = stopped
+        return final  # the caller ends every process
+    for channel in channels.values():
+        channel.send(("end",))
+    last = _collect(app, channels, time.monotonic() + 30, gone)
+    final.stats = last.stats
+    return final
+
+
+def _collect(app: Any, channels: dict[str, Any], deadline: float, gone: Any, lost: set[str] | None = None) -> AppRun:
+    """Each node's payload as soon as it arrives; roles of nodes that never answer get an error (the
+    nodes are added to ``lost``), and ``gone(node)`` tells the world that a node died (so that its
+    peers stop waiting for it)."""
     run = AppRun(results={}, errors={}, stats={})
     waiting = {channel: name for name, channel in channels.items()}
     while waiting:
@@ -187,6 +261,8 @@ def _collect(app: Any, channels: dict[str, Any], deadline: float, gone: Any) -> 
             try:
                 payload = channels[name].recv()
             except (EOFError, OSError):
+                if lost is not None:
+                    lost.add(name)
                 _fail_roles(app, run, name, f"node {name} died without answering (killed or crashed)")
                 try:
                     gone(name)
@@ -199,6 +275,8 @@ def _collect(app: Any, channels: dict[str, Any], deadline: float, gone: Any) -> 
             if payload.get("trace") is not None:
                 run.traces[name] = payload["trace"]
     for name in waiting.values():
+        if lost is not None:
+            lost.add(name)
         _fail_roles(app, run, name, f"node {name} gave no answer within the run's deadline")
     return run
 

@@ -27,7 +27,7 @@ PROGRAM_ONLY = {"driver": "--driver", "config": "--config", "flavour": "--flavou
                 "max_instructions": "--max-instructions"}
 APP_ONLY = {"platform": "--platform", "mode": "--mode", "input": "--input", "timeout": "--timeout",
             "request_timeout": "--request-timeout", "recv_timeout": "--recv-timeout", "app_output": "--app-output",
-            "log_dir": "--log-dir", "no_logs": "--no-logs", "network": "--network"}
+            "log_dir": "--log-dir", "no_logs": "--no-logs", "network": "--network", "num": "--num"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -73,11 +73,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           "node on --platform)")
     app.add_argument("--mode", choices=defaults.MODES,
                      help=f"one OS process per node, or all nodes in this one (default {defaults.MODE})")
+    app.add_argument("--num", type=positive_int, metavar="N",
+                     help="run the application N times on the same (warm) network, with a progress bar, and "
+                          "report each run and the statistics over them (mean ± standard error, histograms); "
+                          "the series' results.json goes to the log directory")
     app.add_argument("--input", action="append", metavar="ROLE.NAME=VALUE",
                      help="application input (a Python literal), e.g. --input sender.theta=1.57; the role "
                           "and the name must exist")
     app.add_argument("--timeout", type=positive_seconds, metavar="SECONDS",
-                     help=f"deadline of the whole run (default {defaults.TIMEOUT_S:g})")
+                     help=f"deadline of the whole run, of each run with --num (default {defaults.TIMEOUT_S:g})")
     app.add_argument("--request-timeout", type=positive_seconds, metavar="SECONDS",
                      help="simulated seconds an entanglement request may wait to be accepted by its peer "
                           "(default: no limit; a request nothing will answer ends when the network is idle)")

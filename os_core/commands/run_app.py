@@ -61,6 +61,9 @@ def run_app(args: argparse.Namespace) -> int:
     if args.network is not None:
         from qnodeos.serve import is_served_network
 
+        if is_served_network(args.network) and args.num is not None:
+            raise CommandError(f"--num does not apply to the served network {args.network} (submit the "
+                               "application with its number of runs to the job service instead)")
         if is_served_network(args.network):
             return _run_on_served_nodes(args, app, inputs)
     platform = args.platform or defaults.PLATFORM
@@ -71,6 +74,13 @@ def run_app(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     if getattr(args, "log_level", None):
         _netqasm_log_level(args.log_level)
+    if args.num is not None:
+        from .run_series import run_series
+
+        if args.trace is not None:
+            raise CommandError("--trace does not apply with --num (the timeline of one run: run without --num)")
+        with _application_output(args.app_output, args.json, mode) as (stream, file_for_nodes):
+            return run_series(args, app, inputs, network, platform, mode, stream, file_for_nodes)
     with _application_output(args.app_output, args.json, mode) as (stream, file_for_nodes):
         try:
             with contextlib.redirect_stdout(stream) if stream is not None else contextlib.nullcontext():

@@ -4,6 +4,6 @@ on a dashboard. Needs the ``service`` extra; see ``qnodeos jobs serve`` and :mod
 
 Modules: ``network`` (the served network's configuration), ``archive`` and ``submission`` (checking
 uploads), ``db`` and ``auth`` (storage, users), ``manager`` and ``worker`` (running jobs in their own
-processes), ``stats`` and ``plots`` (results), ``monitor`` (node states), ``app``, ``middleware`` and
+processes), ``plots`` (results; their statistics are :mod:`qnodeos.run_stats`), ``monitor`` (node states), ``app``, ``middleware`` and
 ``server`` (HTTP).
 """

@@ -46,7 +46,7 @@ from .middleware import GuardMiddleware
 from .monitor import NodeMonitor
 from .plots import histogram_svg, numeric_svg, timeline_png
 from .settings import ServiceSettings
-from .stats import flatten
+from ..run_stats import flatten
 from .submission import parse_inputs, parse_number
 from .views import job_statistics, job_summary, log_file, log_files, run_view
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .db import Job, RunRecord
-from .stats import aggregate
+from ..run_stats import aggregate
 
 #: Job files a user may fetch: logs, results, timelines (not the unpacked application, not pickles).
 LOG_SUFFIXES = (".log", ".yaml", ".json", ".txt")

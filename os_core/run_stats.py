@@ -1,6 +1,7 @@
-"""Statistics over a job's runs: for each quantity an application returns (``role.key``, nested dicts
-flattened with dots), the mean and its standard error if it is a number, and a histogram of outcomes if
-it takes few distinct values (measurement outcomes, corrections, booleans).
+"""Statistics over repeated runs of an application (a job's runs; ``qnodeos run APP_DIR --num N``):
+for each quantity an application returns (``role.key``, nested dicts flattened with dots), the mean
+and its standard error if it is a number, and a histogram of outcomes if it takes few distinct values
+(measurement outcomes, corrections, booleans).
 
 Only runs without errors count: a failed run's partial results would bias the mean. The standard
 error is the sample standard deviation (n − 1) over √n; with one run it is undefined (``None``).
