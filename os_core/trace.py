@@ -15,8 +15,7 @@ from typing import Any, Mapping
 
 from qnodeos.hal import instruction_name
 
-#: Rows a trace keeps unless told otherwise (about 30 MB of memory at most).
-DEFAULT_MAX_ROWS = 200_000
+from .trace_rows import DEFAULT_MAX_ROWS  # noqa: F401  (re-exported: qnodeos.trace.DEFAULT_MAX_ROWS)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ import json
 import math
 import os
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from qnodeos.hal.registry import DriverRegistry
+if TYPE_CHECKING:
+    from qnodeos.hal.registry import DriverRegistry
 
 from . import CommandError
 
@@ -34,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qnodeos.hal.registry import DriverRegistry  # here: `qnodeos --help` does not load the plugins
+
     registry = DriverRegistry.load()
     if args.describe:
         return _describe(registry, args.describe)

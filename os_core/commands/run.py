@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 
 from qnodeos.apps import defaults
-from qnodeos.trace import DEFAULT_MAX_ROWS
+from qnodeos.trace_rows import DEFAULT_MAX_ROWS
 
 from . import CommandError
 from .output import finite_non_negative, positive_int, positive_seconds

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from qnodeos.errors import QNodeOSError
-from qnodeos.trace import DEFAULT_MAX_ROWS
+from qnodeos.trace_rows import DEFAULT_MAX_ROWS
 
 from . import CommandError
 from .output import check_writable, dumps
