@@ -209,8 +209,9 @@ class PeerRun:
 
 
 def run_app(peer: PeerEnv, app_dir: Path, *, inputs: dict[str, dict] | None = None, timeout_s: float = 120.0,
-            scratch: Path | None = None) -> PeerRun:
-    """Run one app directory on SimulaQron; ``wall_s`` covers the whole ``netqasm simulate`` process.
+            scratch: Path | None = None, extra_args: list[str] | None = None) -> PeerRun:
+    """Run one app directory on SimulaQron; ``wall_s`` covers the whole ``netqasm simulate`` process
+    (``extra_args``: more options of ``netqasm simulate``, e.g. ``["--num", "5"]``).
 
     The app directory is copied into a scratch directory (with ``<role>.yaml`` inputs, the network file
     and a fresh HOME), so the original stays untouched and stale state of earlier runs cannot leak in.
@@ -230,7 +231,7 @@ def run_app(peer: PeerEnv, app_dir: Path, *, inputs: dict[str, dict] | None = No
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NETQASM", "PYTHON", "VIRTUAL_ENV"))}
         env.update(HOME=str(home), TMPDIR=str(work), PATH=f"{peer.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
                    VIRTUAL_ENV=str(peer.venv), PYTHONUNBUFFERED="1")
-        cmd = [str(peer.netqasm), "simulate", "--app-dir", str(app), "--simulator=simulaqron"]
+        cmd = [str(peer.netqasm), "simulate", "--app-dir", str(app), "--simulator=simulaqron", *(extra_args or [])]
         rc, text, wall = run_in_group(cmd, timeout_s=timeout_s, cwd=app, env=env)
         results = _read_results(app)
         ok = rc == 0 and not _looks_failed(text)

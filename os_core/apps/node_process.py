@@ -108,11 +108,20 @@ def _series(spec: dict[str, Any], channel: Any, service: Any, directory: Any, ap
             simulated: bool) -> None:
     """The node's side of a series of runs (see the module docstring); returns when told ``("end",)``
     or when the parent goes away."""
+    from .repeat import series_logs
+
+    with series_logs(spec.get("run_dir")) as logs:
+        _series_runs(spec, channel, service, directory, app, roles, simulated, logs)
+
+
+def _series_runs(spec: dict[str, Any], channel: Any, service: Any, directory: Any, app: Any, roles: list[str],
+                 simulated: bool, logs: Any) -> None:
     from .repeat import mark_role_logs, still_running
     from .runner import bind_netqasm, import_mains, run_roles
     from .sockets import socket_classes
 
     name = service.name
+    mains = None
     while True:
         try:
             command = channel.recv()
@@ -123,7 +132,8 @@ def _series(spec: dict[str, Any], channel: Any, service: Any, directory: Any, ap
         index = command[1]
         try:
             bind_netqasm(directory, *socket_classes(directory, spec["recv_timeout_s"]), simulated=simulated)
-            mains = import_mains(app)
+            if mains is None:  # imported once, called once per run (as `netqasm simulate --num`)
+                mains = import_mains(app)
             mark_role_logs(spec.get("run_dir"), roles, index)
             for role in roles:  # registered (running) before any host of any node starts
                 service.register_host(role)
@@ -136,6 +146,6 @@ def _series(spec: dict[str, Any], channel: Any, service: Any, directory: Any, ap
         if not service.alive:
             service.start()
         run = run_roles(app, mains, roles=roles, overrides=spec.get("overrides"), timeout_s=spec["timeout_s"],
-                        on_end=service.host_done, log_dir=spec.get("run_dir"))
+                        on_end=service.host_done, log_dir=logs)
         _send_payload(channel, name, {"results": run.results, "errors": run.errors, "stats": {},
                                       "stuck": still_running(roles)})

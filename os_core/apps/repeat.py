@@ -9,12 +9,14 @@ the network, on the network's one simulated timeline.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ..errors import QNodeOSError
 from ..network.spec import NetworkSpec
@@ -149,7 +151,7 @@ def _threads_series(app: Any, spec: NetworkSpec, platform: str, seed: int | None
     from .sockets import socket_classes
 
     stopped = None
-    with _RUN_LOCK:
+    with _RUN_LOCK, series_logs(run_dir) as logs:
         network = LocalNetwork(platform, app.nodes, seed=seed, preset=preset, request_timeout_s=request_timeout_s,
                                node_of_role=app.node_of_role, timing=timing, spec=spec)
         try:
@@ -161,12 +163,13 @@ def _threads_series(app: Any, spec: NetworkSpec, platform: str, seed: int | None
                                            f"{index - 1}")
                     bind_netqasm(network.directory, *socket_classes(network.directory, recv_timeout_s),
                                  simulated=network.shows_states)
-                    mains = import_mains(app)
+                    if index == 0:  # imported once, called once per run (as `netqasm simulate --num`)
+                        mains = import_mains(app)
                     mark_role_logs(run_dir, app.roles, index)
                     # every host registered before any starts: the network's time cannot move on meanwhile
                     network.register_hosts(app.roles)
                     network.start()
-                    run = run_roles(app, mains, overrides=overrides, timeout_s=timeout_s, log_dir=run_dir,
+                    run = run_roles(app, mains, overrides=overrides, timeout_s=timeout_s, log_dir=logs,
                                     on_end=lambda role: network.directory.service_of_app(role).host_done(role))
                     results, errors = run.results, dict(run.errors)
                 except Exception as exc:  # the run could not start (a node refused its hosts, ...)
@@ -182,6 +185,17 @@ def _threads_series(app: Any, spec: NetworkSpec, platform: str, seed: int | None
             network.stop()
             report_simulator(False)
     return stats, stopped
+
+
+@contextlib.contextmanager
+def series_logs(run_dir: str | Path | None) -> Iterator[str | Path]:
+    """Where the runs write netqasm's logs and the roles' output: the series' log directory, or one
+    temporary directory for the whole series (not one per run)."""
+    if run_dir is not None:
+        yield run_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="qnodeos-series-", ignore_cleanup_errors=True) as scratch:
+        yield scratch
 
 
 def still_running(roles: list[str]) -> list[str]:
