@@ -1,6 +1,7 @@
 """The README's Python examples run as written (documentation that no test runs goes stale)."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -22,3 +23,7 @@ def test_readme_example_runs(index, tmp_path, monkeypatch, capsys):
     assert out.strip(), "each example prints what it shows"
     if "[1, 1, 1]" in BLOCKS[index]:
         assert "[1, 1, 1]" in out
+    if "repeat_app_dir" in BLOCKS[index]:  # 20 runs of teleport on ideal ions: every one faithful, all kept
+        lines = out.splitlines()[-3:]  # after what the applications printed
+        assert float(lines[0]) > 0.99 and float(lines[1].split()[0]) > 0.99
+        assert lines[2].endswith("results.json") and len(json.loads(Path(lines[2]).read_text())["runs"]) == 20
