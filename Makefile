@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_shims.py
 	$(BIN)/python benchmarks/bench_memory.py
 	$(BIN)/python benchmarks/bench_network.py --quick   # builds SimulaQron's venv on first use
+	$(BIN)/python benchmarks/bench_repeat.py --quick    # qnodeos run --num vs netqasm simulate --num
 
 clean:
 	rm -rf $(VENV) build *.egg-info drivers/_engine.c drivers/*.so .mypy_cache .ruff_cache
