@@ -111,3 +111,47 @@ def test_cli_and_api_refuse_what_a_series_cannot_do(tmp_path, capsys):
     assert "--num does not apply to program files" in capsys.readouterr().err
     with pytest.raises(QNodeOSError, match="number of runs"):
         repeat_app_dir(TELEPORT, 0)
+
+
+def test_a_role_stuck_past_the_time_out_ends_the_series_with_the_reason(tmp_path):
+    series = repeat_app_dir(Path(__file__).parent / "apps" / "sleepy_role", 3, "nv", seed=1, mode="processes",
+                            timeout_s=0.5, overrides={"alice": {"seconds": 3.0}}, app_output=str(tmp_path / "out.txt"))
+    assert len(series.runs) == 1 and not series.ok
+    assert "did not finish within 0.5 s" in series.runs[0].errors["alice"]
+    assert series.stopped == "run 0: role(s) alice did not finish within the run time-out of 0.5 s; 2 run(s) not made"
+
+
+def test_the_progress_bar_shows_on_a_terminal(tmp_path):
+    """stderr on a pseudo-terminal: the bar counts the runs; stdout (a pipe) gets the statistics table."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import threading
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "qnodeos.cli", "run", str(TELEPORT), "--num", "4", "--mode",
+                             "threads", "--seed", "1", "--no-logs", "--app-output", str(tmp_path / "out.txt")],
+                            stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL, text=True)
+    os.close(slave)
+    seen: list[bytes] = []
+
+    def drain() -> None:  # keep reading, or the child blocks on a full terminal buffer
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the child closed its end
+                return
+            if not chunk:
+                return
+            seen.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    out, _ = proc.communicate(timeout=120)
+    reader.join(timeout=10)
+    os.close(master)
+    terminal = b"".join(seen).decode(errors="replace")
+    assert proc.returncode == 0
+    assert "4/4" in terminal and "teleport" in terminal
+    assert "receiver.fidelity" in out and "4 of 4 runs without errors" in out

@@ -226,9 +226,10 @@ def _series(app: Any, channels: dict[str, Any], runs: int, timeout_s: float, on_
         for channel in channels.values():
             channel.send(("go", index))
         lost: set[str] = set()
-        run = _collect(app, channels, deadline, gone, lost)
+        stuck: list[str] = []
+        run = _collect(app, channels, deadline, gone, lost, stuck)
         on_run(RunRecord(index, run.results, run.errors, time.monotonic() - begun))
-        stuck = sorted(role for payload in run.stats.values() for role in payload.get("stuck", ()))
+        stuck.sort()
         if lost or stuck:  # a dead node, or a host still running that the next run's would be taken for
             why = (f"node(s) {', '.join(sorted(lost))} died or did not answer" if lost else
                    f"role(s) {', '.join(stuck)} did not finish within the run time-out of {timeout_s:g} s")
@@ -245,10 +246,11 @@ def _series(app: Any, channels: dict[str, Any], runs: int, timeout_s: float, on_
     return final
 
 
-def _collect(app: Any, channels: dict[str, Any], deadline: float, gone: Any, lost: set[str] | None = None) -> AppRun:
+def _collect(app: Any, channels: dict[str, Any], deadline: float, gone: Any, lost: set[str] | None = None,
+             stuck: list[str] | None = None) -> AppRun:
     """Each node's payload as soon as it arrives; roles of nodes that never answer get an error (the
-    nodes are added to ``lost``), and ``gone(node)`` tells the world that a node died (so that its
-    peers stop waiting for it)."""
+    nodes are added to ``lost``; roles a node reports still running, to ``stuck``), and ``gone(node)``
+    tells the world that a node died (so that its peers stop waiting for it)."""
     run = AppRun(results={}, errors={}, stats={})
     waiting = {channel: name for name, channel in channels.items()}
     while waiting:
@@ -272,6 +274,8 @@ def _collect(app: Any, channels: dict[str, Any], deadline: float, gone: Any, los
             run.results.update(payload["results"])
             run.errors.update(payload["errors"])
             run.stats[name] = payload["stats"]
+            if stuck is not None:
+                stuck.extend(payload.get("stuck", ()))
             if payload.get("trace") is not None:
                 run.traces[name] = payload["trace"]
     for name in waiting.values():
