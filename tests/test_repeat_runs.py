@@ -111,6 +111,9 @@ def test_cli_and_api_refuse_what_a_series_cannot_do(tmp_path, capsys):
     assert "--num does not apply to program files" in capsys.readouterr().err
     with pytest.raises(QNodeOSError, match="number of runs"):
         repeat_app_dir(TELEPORT, 0)
+    from qnodeos.apps.runner import repeat_app_dir as from_the_runner
+
+    assert from_the_runner is repeat_app_dir
 
 
 def test_a_role_stuck_past_the_time_out_ends_the_series_with_the_reason(tmp_path):

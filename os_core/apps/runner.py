@@ -332,3 +332,12 @@ def _run_threads_mode(path: str | Path, platform: str, seed: int | None, preset:
             network.stop()
             report_simulator(False)  # leave this process as netqasm expects it
         return run
+
+
+def __getattr__(name: str) -> Any:
+    """``repeat_app_dir`` (N runs on warm nodes) lives in :mod:`qnodeos.apps.repeat`; reachable here too."""
+    if name == "repeat_app_dir":
+        from .repeat import repeat_app_dir
+
+        return repeat_app_dir
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
