@@ -19,7 +19,8 @@ MAX_LABEL = 64
 
 
 def flatten(results: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"receiver": {"fidelity": 0.9}}`` -> ``{"receiver.fidelity": 0.9}`` (lists and others kept whole)."""
+    """``results`` with nested mappings flattened, their keys joined with dots after ``prefix``:
+    ``{"receiver": {"fidelity": 0.9}}`` -> ``{"receiver.fidelity": 0.9}`` (lists and others kept whole)."""
     out: dict[str, Any] = {}
     for key, value in results.items():
         name = f"{prefix}{key}"
@@ -53,6 +54,7 @@ def _category(value: Any) -> str | None:
 
 
 def mean_and_error(values: list[float]) -> tuple[float, float | None]:
+    """The mean of ``values`` and its standard error (sample standard deviation over √n; None for one value)."""
     n = len(values)
     mean = math.fsum(values) / n
     if n < 2:

@@ -16,7 +16,7 @@ API_MODULES = [
     "qnodeos.hal.registry", "qnodeos.hal.device", "qnodeos.hal.instructions", "qnodeos.hal.responses",
     "qnodeos.hal.capabilities", "qnodeos.hal.options", "qnodeos.hal.driver_info", "qnodeos.hal.errors",
     "qnodeos.trace", "qnodeos.trace_plot", "qnodeos.trace_events", "qnodeos.network.keys", "qnodeos.serve",
-    "qnodeos.realism",
+    "qnodeos.realism", "qnodeos.apps.repeat", "qnodeos.run_stats",
 ]
 
 

@@ -32,7 +32,8 @@ RUNS_FILE, RESULTS_FILE = "runs.jsonl", "results.json"
 
 @dataclass
 class RunRecord:
-    """One run of a series: each role's return value, each role's error (``"*"``: the run as a whole)."""
+    """One run of a series: its ``index`` (from 0), ``results`` (role -> return value), ``errors``
+    (role -> error; ``"*"``: the run as a whole) and ``wall_s`` (its wall-clock seconds)."""
 
     index: int
     results: dict[str, Any]
@@ -41,16 +42,21 @@ class RunRecord:
 
     @property
     def ok(self) -> bool:
+        """Whether no role raised and the run as a whole did not fail."""
         return not self.errors
 
     def to_dict(self) -> dict[str, Any]:
+        """The run as plain data (the lines of ``runs.jsonl``; what :func:`qnodeos.run_stats.aggregate` reads)."""
         return {"index": self.index, "ok": self.ok, "results": self.results, "errors": self.errors,
                 "wall_s": self.wall_s}
 
 
 @dataclass
 class RepeatedRun:
-    """The runs of a series, the statistics over them and where they were written."""
+    """The ``runs`` of a series (:class:`RunRecord`), the ``statistics`` over them
+    (:func:`qnodeos.run_stats.aggregate`), each node's ``stats`` after the last run, the series'
+    ``wall_s`` (network start-up included), why it ``stopped`` early (None: every run was made), and
+    where it was written: ``log_dir`` and ``results_file`` (None when no log directory was asked for)."""
 
     runs: list[RunRecord]
     statistics: dict[str, Any]
@@ -62,9 +68,11 @@ class RepeatedRun:
 
     @property
     def ok(self) -> bool:
+        """Whether every run was made and none failed."""
         return self.stopped is None and all(run.ok for run in self.runs)
 
     def to_dict(self) -> dict[str, Any]:
+        """The series as plain data (``--json`` prints it; ``results.json`` holds it)."""
         return {"runs": [run.to_dict() for run in self.runs], "statistics": self.statistics, "stats": self.stats,
                 "wall_s": self.wall_s, "stopped": self.stopped,
                 "results_file": None if self.results_file is None else str(self.results_file)}
@@ -100,12 +108,16 @@ def repeat_app_dir(path: str | Path, num: int, platform: str = defaults.PLATFORM
                    timing: NetworkTiming | None = None, log_dir: str | Path | None = None,
                    network: NetworkSpec | str | Path | None = None,
                    on_run: Callable[[RunRecord], None] | None = None) -> RepeatedRun:
-    """Run every role of an application directory ``num`` times on one network started once.
+    """Run every role of the application directory ``path`` ``num`` times on one network started once.
 
-    Takes :func:`qnodeos.apps.runner.run_app_dir`'s options (``timeout_s`` bounds each run);
-    ``on_run(record)`` is called as each run ends (a progress bar). ``log_dir``: the series' logs go to
+    The network and the runs take :func:`qnodeos.apps.runner.run_app_dir`'s options, with its
+    defaults: ``platform``, ``seed``, ``preset``, ``overrides`` (inputs per role), ``mode``
+    (``"threads"`` or ``"processes"``), ``app_output``, ``device_config``, ``timing``, ``network``,
+    ``request_timeout_s`` and ``recv_timeout_s``; ``timeout_s`` bounds each run. ``on_run(record)`` is
+    called as each run ends (a progress bar). ``log_dir``: the series' logs go to
     ``<log_dir>/<YYYYmmdd-HHMMSS>/`` (``runs.jsonl``, ``results.json``, ``stats.yaml``, each role's
-    ``<role>.log`` over all runs); ``None`` writes nothing.
+    ``<role>.log`` over all runs); ``None`` writes nothing. Raises :class:`qnodeos.QNodeOSError` for a
+    ``num`` outside 1..:data:`MAX_RUNS` or an unknown ``mode``.
     """
     from .app_network import app_network
     from .runner import load_app_dir
@@ -151,6 +163,7 @@ def _threads_series(app: Any, spec: NetworkSpec, platform: str, seed: int | None
     from .sockets import socket_classes
 
     stopped = None
+    mains: dict[str, Callable[..., Any]] = {}
     with _RUN_LOCK, series_logs(run_dir) as logs:
         network = LocalNetwork(platform, app.nodes, seed=seed, preset=preset, request_timeout_s=request_timeout_s,
                                node_of_role=app.node_of_role, timing=timing, spec=spec)
@@ -163,7 +176,7 @@ def _threads_series(app: Any, spec: NetworkSpec, platform: str, seed: int | None
                                            f"{index - 1}")
                     bind_netqasm(network.directory, *socket_classes(network.directory, recv_timeout_s),
                                  simulated=network.shows_states)
-                    if index == 0:  # imported once, called once per run (as `netqasm simulate --num`)
+                    if not mains:  # imported once, called once per run (as `netqasm simulate --num`)
                         mains = import_mains(app)
                     mark_role_logs(run_dir, app.roles, index)
                     # every host registered before any starts: the network's time cannot move on meanwhile
