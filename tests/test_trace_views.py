@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
+
+import netqasm
 
 import pytest
 
@@ -191,3 +194,36 @@ def test_cli_export_names_nodes_from_their_traces(tmp_path, capsys):
     doc = json.loads(out.read_text())
     assert [e["args"]["name"] for e in doc["traceEvents"] if e["name"] == "process_name"] == ["alice", "bob"]
     check_trace({"entries": []})  # an empty trace is a trace
+
+
+def test_png_of_a_network_run_has_a_lane_per_node_and_process_and_starts_where_its_rows_do(tmp_path, capsys):
+    """`qnodeos run APP_DIR --trace` then `qnodeos trace plot`: each node's processes (the application
+    and the network process with its attempts) get their own lane, labelled by node; a run cut from a
+    long-running node's trace (``from_ns``) is drawn from where it begins, not from time 0."""
+    import matplotlib.pyplot as plt
+
+
+    teleport = Path(netqasm.__file__).parent / "examples" / "apps" / "teleport"
+    out = tmp_path / "run.json"
+    assert main(["run", str(teleport), "--mode", "threads", "--seed", "1", "--trace", str(out), "--json",
+                 "--no-logs"]) == 0
+    capsys.readouterr()
+    data = json.loads(out.read_text())
+    fig = _figure(data)
+    try:
+        labels = {t.get_text() for t in fig.axes[0].get_yticklabels()}
+        assert labels == {"sender: sender", "sender: network", "receiver: receiver", "receiver: network"}
+        assert fig.axes[0].get_xlim()[0] == 0
+    finally:
+        plt.close(fig)
+    first = min(e["start_ns"] for t in data["nodes"].values() for e in t["entries"] if e["start_ns"] > 0)
+    for trace in data["nodes"].values():
+        trace.setdefault("meta", {})["trace"] = {"from_ns": first}
+    fig = _figure(data)
+    try:
+        unit_ns = {"ns": 1, "µs": 1e3, "ms": 1e6, "s": 1e9}[fig.axes[0].get_xlabel().split("(")[1].rstrip(")")]
+        assert fig.axes[0].get_xlim()[0] == pytest.approx(first / unit_ns)
+    finally:
+        plt.close(fig)
+    assert main(["trace", "plot", str(out), "-o", str(tmp_path / "run.png")]) == 0
+    assert (tmp_path / "run.png").read_bytes().startswith(b"\x89PNG")
