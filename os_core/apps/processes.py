@@ -175,11 +175,14 @@ def run_app_dir_processes(path: str | Path, platform: str = defaults.PLATFORM, *
 
         return _series(app, channels, runs, timeout_s, on_run or (lambda record: None), gone, quiet)
     finally:
-        try:
-            server_end.send("stop")
-        except (OSError, ValueError):
-            pass
-        for proc in procs:
+        # the nodes first, while the world still answers their leaving (stopped first, it left each
+        # node's `leave` to time out: 2 s lost at the end of about every other run)
+        for proc in [*procs[1:], *procs[:1]]:
+            if proc is procs[0]:
+                try:
+                    server_end.send("stop")
+                except (OSError, ValueError):
+                    pass
             proc.join(timeout=2)
             if proc.is_alive():
                 proc.kill()
