@@ -19,6 +19,7 @@ import abc
 import math
 import threading
 import zlib
+from functools import lru_cache
 from typing import Any, Callable, ClassVar, Sequence, TypeVar
 
 import numpy as np
@@ -42,6 +43,7 @@ from qnodeos.hal.responses import Response, Status
 
 from . import channels
 from .config import _DeviceConfig
+from .fast_path import SequencePlans
 from .heralding import HeraldingStation
 from .link_physics import LinkParams
 from .state_space import SharedStateSpace
@@ -68,6 +70,51 @@ def molmer_sorensen(angle: float) -> np.ndarray:
     return math.cos(angle / 2) * np.eye(4, dtype=np.complex128) - 1j * math.sin(angle / 2) * _XX
 
 
+#: Distinct (gate kind, angle, error) matrices each cache keeps; a program's loop body has a handful.
+GATE_CACHE_SIZE = 4096
+
+
+def _frozen(m: np.ndarray) -> np.ndarray:
+    m.setflags(write=False)  # shared between calls: nobody may change it in place
+    return m
+
+
+@lru_cache(maxsize=GATE_CACHE_SIZE)
+def _noisy_rotation(axis: Axis, angle: float, error: float) -> np.ndarray:
+    return _frozen(channels.noisy_gate_superop(rotation(axis, angle), depolarize=error))
+
+
+@lru_cache(maxsize=GATE_CACHE_SIZE)
+def _controlled_rotation(axis: Axis, angle: float) -> np.ndarray:
+    return _frozen(controlled_rotation(axis, angle))
+
+
+@lru_cache(maxsize=GATE_CACHE_SIZE)
+def _molmer_sorensen(angle: float) -> np.ndarray:
+    return _frozen(molmer_sorensen(angle))
+
+
+def noisy_rotation_superop(axis: Axis, angle: float, error: float) -> np.ndarray:
+    """The superoperator of R_axis(angle) fused with depolarising ``error``, computed once per
+    (axis, angle, error) and then shared (read-only). Angles of ±0.0 bypass the cache: they compare
+    equal but their matrices differ in the sign of zeros, and the physics must stay bit-for-bit."""
+    if angle == 0.0:
+        return channels.noisy_gate_superop(rotation(axis, angle), depolarize=error)
+    return _noisy_rotation(axis, angle, error)
+
+
+def two_qubit_unitary(instr: "ControlledRotate | MolmerSorensen") -> np.ndarray:
+    """The unitary of a native two-qubit gate, computed once per (kind, axis, angle) (see
+    :func:`noisy_rotation_superop` for ±0.0)."""
+    if isinstance(instr, ControlledRotate):
+        if instr.angle == 0.0:
+            return controlled_rotation(instr.axis, instr.angle)
+        return _controlled_rotation(instr.axis, instr.angle)
+    if instr.angle == 0.0:
+        return molmer_sorensen(instr.angle)
+    return _molmer_sorensen(instr.angle)
+
+
 def device_rng(seed: int | None, node: str) -> np.random.Generator:
     """The device's generator: ``seed`` mixed with the node name, so two nodes given the same seed
     still draw independent streams (None = fresh entropy)."""
@@ -79,6 +126,10 @@ def device_rng(seed: int | None, node: str) -> np.random.Generator:
 
 
 _Device = TypeVar("_Device", bound="MockDevice")  # from_config builds the class it is called on
+
+#: Handlers the fast path reproduces; a subclass that overrides one keeps the ordinary path.
+_PLANNED_HANDLERS = ("_init", "_rotate", "_two_qubit", "_measure", "_touch", "_occupy", "_next_tick",
+                     "_note_fresh_state")
 
 
 class MockDevice(QDevice):
@@ -110,6 +161,10 @@ class MockDevice(QDevice):
             MolmerSorensen: self._two_qubit, Measure: self._measure, EntangleAttempt: self._entangle,
             Wait: self._wait,
         }
+        self._plans = SequencePlans(self)
+        cls = type(self)
+        self._fast_class = cls.execute is MockDevice.execute and all(
+            getattr(cls, name) is getattr(MockDevice, name) for name in _PLANNED_HANDLERS)
 
     @classmethod
     def from_config(cls: type[_Device], node: str = "node", seed: int | None = None,
@@ -200,6 +255,20 @@ class MockDevice(QDevice):
             self._note_fresh_state(instruction, response)
             return response
 
+    def execute_sequence(self, instructions: Sequence[PhysicalInstruction]) -> tuple[Response, int] | None:
+        """Mock-only fast path: perform ``instructions`` exactly as :meth:`execute` would, one after
+        the other, and return the last response with the busy time of all of them in whole ticks;
+        None (nothing done) when they need the ordinary path — a refusal, a wait, an entanglement
+        attempt, or ``execute`` replaced by a subclass or on this instance (so whatever wraps it
+        still sees every instruction). See :mod:`qnodeos.drivers.fast_path`."""
+        if not self._fast_class or "execute" in self.__dict__:
+            return None
+        with self._lock:
+            plan = self._plans.plan(instructions)
+            if plan is None:
+                return None
+            return self._plans.run(plan), plan[1]
+
     def _note_fresh_state(self, instr: PhysicalInstruction, response: Response) -> None:
         """Record when a qubit's state started afresh (initialised, measured, newly heralded)."""
         if (isinstance(instr, (Init, Measure)) and response.ok) or (
@@ -266,17 +335,18 @@ class MockDevice(QDevice):
         assert op is not None
         start, end = self._occupy(op.duration_ns)
         self._touch(instr.qubit, start)
-        superop = channels.noisy_gate_superop(rotation(instr.axis, instr.angle), depolarize=op.error)
+        superop = noisy_rotation_superop(instr.axis, instr.angle, op.error)
         self._space.apply_superop_1q(self._handles[instr.qubit], superop)
         self._last[instr.qubit] = end
         return Response(instr, Status.OK, start, end)
 
     def _two_qubit(self, instr: ControlledRotate | MolmerSorensen, op: NativeOperation | None) -> Response:
         assert op is not None
+        u = two_qubit_unitary(instr)
         if isinstance(instr, ControlledRotate):
-            q0, q1, u = instr.control, instr.target, controlled_rotation(instr.axis, instr.angle)
+            q0, q1 = instr.control, instr.target
         else:
-            (q0, q1), u = instr.qubits, molmer_sorensen(instr.angle)
+            q0, q1 = instr.qubits
         start, end = self._occupy(op.duration_ns)
         self._touch(q0, start)
         self._touch(q1, start)

@@ -24,6 +24,8 @@ from .trace import Trace
 from .translation import Translator
 
 BLOCKED = -1
+#: Physical-instruction sequences whose qubits the executor remembers (a loop body has a handful).
+SEQUENCE_CACHE_SIZE = 4096
 DONE, WAITING, PREEMPTED = "done", "waiting", "preempted"
 _AXES = {"rot_x": Axis.X, "rot_y": Axis.Y, "rot_z": Axis.Z, "crot_x": Axis.X, "crot_y": Axis.Y,
          "rot_x_all": Axis.X, "rot_y_all": Axis.Y, "rot_z_all": Axis.Z}
@@ -69,6 +71,10 @@ class Executor:
         self.physical_count = 0
         self._tick = device.capabilities.tick_ns
         self._classical: dict[int, int] = {}  # physical qubit -> known basis state (after init/measure)
+        self._seq_qubits: dict[int, tuple[tuple, tuple[int, ...]]] = {}
+        self._measure_seqs: dict[int, tuple[PhysicalInstruction, ...]] = {}
+        # a simulated device's fast path for whole sequences (None: one execute per instruction)
+        self._fast: Callable[[tuple], tuple[Response, int] | None] | None = getattr(device, "execute_sequence", None)
         self._handlers: dict[str, Callable[[Process, Op, int], int]] = {
             name[4:]: getattr(self, name) for name in dir(self) if name.startswith("_op_")
         }
@@ -147,14 +153,23 @@ class Executor:
 
     def execute_physical(self, seq: tuple[PhysicalInstruction, ...]) -> Response:
         """Send physical instructions to the device (one batch, so a remote or sequencer-based device
-        gets one round trip per NetQASM instruction); raise on refusal; return the last response."""
-        resp = None
+        gets one round trip per NetQASM instruction); raise on refusal; return the last response.
+
+        A mock device's fast path (``execute_sequence``) does the same work without a response per
+        instruction; anything it cannot plan goes the ordinary way."""
         classical = self._classical
-        tick = self._tick
         if classical:  # any operation on a qubit makes its basis state unknown again
-            for instr in seq:
-                for q in qubits_of(instr):
-                    classical.pop(q, None)
+            for q in self._qubits_in(seq):
+                classical.pop(q, None)
+        if self._fast is not None and seq:
+            done = self._fast(seq)
+            if done is not None:
+                self.busy_ns += done[1]
+                self.physical_count += len(seq)
+                self._last_physical = self._last_physical + seq if self._last_physical else seq
+                return done[0]
+        resp = None
+        tick = self._tick
         responses = (self.device.execute(seq[0]),) if len(seq) == 1 else self.device.execute_many(seq)
         for resp in responses:
             if not resp.ok:
@@ -164,6 +179,17 @@ class Executor:
         self.physical_count += len(seq)
         self._last_physical = self._last_physical + seq
         return resp  # type: ignore[return-value]
+
+    def _qubits_in(self, seq: tuple[PhysicalInstruction, ...]) -> tuple[int, ...]:
+        """The device qubits ``seq`` touches (remembered per sequence: the translator reuses them)."""
+        entry = self._seq_qubits.get(id(seq))
+        if entry is not None and entry[0] is seq:
+            return entry[1]
+        qubits = tuple(q for instr in seq for q in qubits_of(instr))
+        if len(self._seq_qubits) >= SEQUENCE_CACHE_SIZE:
+            self._seq_qubits.clear()
+        self._seq_qubits[id(seq)] = (seq, qubits)  # holds seq, so its id is not reused meanwhile
+        return qubits
 
     # ---- operand helpers ----------------------------------------------------------------------
     @staticmethod
@@ -370,7 +396,10 @@ class Executor:
 
     def _measure(self, q: int, proc: Process | None = None) -> int:
         if self.translator.can_measure(q):
-            outcome = int(self.execute_physical((Measure(q),)).outcome)  # type: ignore[arg-type]
+            seq = self._measure_seqs.get(q)
+            if seq is None:
+                seq = self._measure_seqs[q] = (Measure(q),)
+            outcome = int(self.execute_physical(seq).outcome)  # type: ignore[arg-type]
             self._classical[q] = outcome
             return outcome
         # Read through a measurable qubit: a free one, or one whose state is a known basis state

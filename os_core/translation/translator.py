@@ -29,6 +29,8 @@ from ..errors import PlatformError
 from .gates import euler_sequence, pauli_frame, rotation
 
 HALF_PI = math.pi / 2
+#: Distinct (axis, angle, qubit) rotations a translator keeps lowered; it starts afresh when full.
+ROTATION_CACHE_SIZE = 4096
 
 # Two-qubit gates as (P, Q, theta, local gate on q0 after, local gate on q1 after), up to phase:
 # CNOT = Rz_c(pi/2) Rx_t(pi/2) exp(+i pi/4 Z(x)X);  CZ = Rz(pi/2) Rz(pi/2) exp(+i pi/4 Z(x)Z).
@@ -44,7 +46,8 @@ class Translator:
     def __init__(self, capabilities: Capabilities) -> None:
         self.caps = capabilities
         self._axes: list[frozenset[Axis]] = [self._native_axes(q.index) for q in capabilities.qubits]
-        self._cache: dict[tuple, tuple[PhysicalInstruction, ...]] = {}
+        self._cache: dict[tuple, tuple[PhysicalInstruction, ...]] = {}  # bounded by the qubits and gates
+        self._rotations: dict[tuple, tuple[PhysicalInstruction, ...]] = {}  # bounded by ROTATION_CACHE_SIZE
 
     # ---- single qubit -------------------------------------------------------------------------
     def _native_axes(self, qubit: int) -> frozenset[Axis]:
@@ -74,15 +77,31 @@ class Translator:
         return seq
 
     def rotate(self, axis: Axis, angle: float, qubit: int) -> tuple[PhysicalInstruction, ...]:
-        """R_axis(angle): native when the axis is, otherwise an Euler sequence."""
-        if axis in self._axes[qubit]:
-            return (Rotate(qubit, axis, angle),)
-        return self.unitary(rotation(axis, angle), qubit)
+        """R_axis(angle): native when the axis is, otherwise an Euler sequence (cached per axis,
+        angle and qubit, so a loop body is lowered once; ±0.0 are not cached, as they compare equal
+        but are different floats)."""
+        key = (axis, angle, qubit)
+        seq = self._rotations.get(key)
+        if seq is None:
+            if axis in self._axes[qubit]:
+                seq = (Rotate(qubit, axis, angle),)
+            else:
+                seq = self.unitary(rotation(axis, angle), qubit)
+            if angle == 0.0:
+                return seq
+            if len(self._rotations) >= ROTATION_CACHE_SIZE:
+                self._rotations.clear()
+            self._rotations[key] = seq
+        return seq
 
     def init(self, qubit: int) -> tuple[PhysicalInstruction, ...]:
-        instr = Init(qubit)
-        self._require(instr, "init")
-        return (instr,)
+        key = ("init", qubit)
+        seq = self._cache.get(key)
+        if seq is None:
+            instr = Init(qubit)
+            self._require(instr, "init")
+            seq = self._cache[key] = (instr,)
+        return seq
 
     # ---- two qubits ---------------------------------------------------------------------------
     def two_qubit(self, name: str, q0: int, q1: int) -> tuple[PhysicalInstruction, ...]:
