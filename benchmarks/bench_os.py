@@ -4,6 +4,13 @@ Peers in the same run: netqasm's own reference executor (netqasm.backend.executo
 does the classical work and no physics) on the same subroutines. Printed as µs/instruction and
 ratios. Target: <= 10 µs OS overhead per instruction.
 
+Second table (issue 15): wall time per NetQASM *quantum* instruction on the realistic mock NV and
+mock ion devices, with registers of 1 to 4 qubits, against the device's own tick (the time the real
+device needs for one instruction): ratio = tick / µs per instruction, targets >= 5x (NV, 10 µs tick)
+and >= 10x (ion, 20 µs tick), i.e. <= 2 µs per instruction. The loop body is 5 quantum instructions
+per qubit (gates, two-qubit gates, init, measure) and 3 classical ones per iteration, whose time is
+counted against the quantum instructions (so the figure errs on the slow side).
+
     python benchmarks/bench_os.py [--quick] [--json out.json]
 """
 from __future__ import annotations
@@ -68,19 +75,58 @@ ret_reg M0
 """
 
 
+def gate_loop(n: int, qubits: int) -> str:
+    """Per iteration, on ``qubits`` qubits (virtual 0 = the NV electron): per qubit h, rot_x, rot_z,
+    a two-qubit gate with qubit 0 (init on qubit 0 instead when alone) and, on qubit 0, init and a
+    measurement; three classical instructions run the loop."""
+    lines = []
+    for q in range(qubits):
+        lines += [f"set Q{q} {q}", f"qalloc Q{q}", f"init Q{q}"]
+    lines += ["set R0 0", f"set R1 {n}", "LOOP:", "beq R0 R1 END", "init Q0"]
+    body = 1
+    for q in range(qubits):
+        lines += [f"h Q{q}", f"rot_x Q{q} 3 3", f"rot_z Q{q} 5 4"]
+        body += 3
+        if q:
+            lines.append(f"cnot Q0 Q{q}")
+            body += 1
+    lines += ["meas Q0 M0"]
+    body += 1
+    lines += ["add R0 R0 1", "jmp LOOP", "END:"] + [f"qfree Q{q}" for q in range(qubits)] + ["ret_reg M0"]
+    gate_loop.quantum_per_iteration = body  # type: ignore[attr-defined]
+    return HEADER + "\n".join(lines) + "\n"
+
+
+def time_quantum_instructions(factory, n: int, qubits: int, repeat: int) -> tuple[float, float, int, int]:
+    """Median wall and CPU seconds per run, quantum and all instructions executed per run."""
+    text = gate_loop(n, qubits)
+    per_iteration = gate_loop.quantum_per_iteration  # type: ignore[attr-defined]
+    secs, cpu, count = time_qnodeos_cpu(factory, text, repeat)
+    quantum = per_iteration * n + 3 * qubits  # loop body; qalloc, init and qfree per qubit
+    return secs, cpu, quantum, count
+
+
 def time_qnodeos(device_factory, text: str, repeat: int, trace: bool = True) -> tuple[float, int]:
     """Median seconds per run and instructions executed per run."""
-    times, count = [], 0
+    wall, _cpu, count = time_qnodeos_cpu(device_factory, text, repeat, trace)
+    return wall, count
+
+
+def time_qnodeos_cpu(device_factory, text: str, repeat: int, trace: bool = True) -> tuple[float, float, int]:
+    """Median wall seconds per run, median CPU seconds of this process per run (what the run costs
+    on a machine shared with other work), instructions executed per run."""
+    times, cpus, count = [], [], 0
     for _ in range(repeat):
         node = Node(device_factory(), trace=True)
         node.trace.enabled = trace
         pid = node.submit(text)
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         node.run()
         times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
         assert node.result(pid).ok, node.result(pid).error
         count = len(node.trace)
-    return statistics.median(times), count
+    return statistics.median(times), statistics.median(cpus), count
 
 
 _PEER_IDS = [0]
@@ -123,8 +169,23 @@ def main() -> None:
                          "netqasm_us_per_instr": peer / count * 1e6,
                          "ratio_netqasm_over_qnodeos": peer / secs})
     _print(rows)
+    tick_rows = []
+    for label, cls, size_key, target in (("mock NV", MockNVDevice, "carbons", 5.0),
+                                         ("mock ion", MockIonDevice, "ions", 10.0)):
+        for qubits in (1, 2, 3, 4):
+            size = qubits - 1 if size_key == "carbons" else qubits
+            factory = lambda cls=cls, key=size_key, size=max(size, 1): cls.from_config(  # noqa: E731
+                seed=1, preset="realistic", **{key: size})
+            tick_ns = factory().capabilities.tick_ns
+            secs, cpu, quantum, count = time_quantum_instructions(factory, n // 5, qubits, repeat)
+            us = secs / quantum * 1e6
+            tick_rows.append({"device": label, "qubits": qubits, "quantum_instructions": quantum,
+                              "instructions": count, "us_per_quantum_instr": us,
+                              "cpu_us_per_quantum_instr": cpu / quantum * 1e6, "tick_us": tick_ns / 1000,
+                              "tick_over_us": tick_ns / 1000 / us, "target_ratio": target})
+    _print_ticks(tick_rows)
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        args.json.write_text(json.dumps({"overhead": rows, "per_quantum_instruction": tick_rows}, indent=1))
 
 
 def _print(rows: list[dict]) -> None:
@@ -146,6 +207,28 @@ def _print(rows: list[dict]) -> None:
     Console(width=150).print(table)
     print("null-device rows = OS overhead (dispatch, translation, memory manager, trace) without physics; "
           "netqasm's executor does no physics either.")
+
+
+def _print_ticks(rows: list[dict]) -> None:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:  # pragma: no cover
+        for r in rows:
+            print(r)
+        return
+    table = Table(title="single-node path per NetQASM quantum instruction vs the device tick "
+                        "(target: tick / µs >= 5× NV, >= 10× ion, i.e. <= 2 µs)")
+    for col in ("device", "qubits", "quantum instr", "qnodeos µs/instr", "CPU µs/instr", "device tick µs",
+                "tick / qnodeos", "target", "met"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(r["device"], str(r["qubits"]), str(r["quantum_instructions"]), f"{r['us_per_quantum_instr']:.2f}",
+                      f"{r['cpu_us_per_quantum_instr']:.2f}", f"{r['tick_us']:.0f}", f"{r['tick_over_us']:.2f}×", f">= {r['target_ratio']:.0f}×",
+                      "yes" if r["tick_over_us"] >= r["target_ratio"] else "no")
+    Console(width=150).print(table)
+    print("µs/instr = wall time per quantum instruction (the classical loop instructions counted against them); "
+          "CPU µs = this process's CPU time, the figure to read on a busy machine; tick / qnodeos uses the wall time.")
 
 
 if __name__ == "__main__":

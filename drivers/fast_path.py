@@ -39,7 +39,15 @@ class SequencePlans:
     """Plans of one device, built on first use and run on every later one."""
 
     def __init__(self, device: "MockDevice") -> None:
+        from .mock_device import MockDevice
+
         self._device = device
+        # per qubit, how the plan runs its idle noise: (t1, t2) for the base class's Markovian
+        # channel, None when it has none, False when a subclass models it (its own ``_idle``)
+        if type(device)._idle is not MockDevice._idle:
+            self._markov: list = [False] * len(device._handles)
+        else:
+            self._markov = [None if math.isinf(t1) and math.isinf(t2) else (t1, t2) for t1, t2 in device._coherence]
         # id(seq) -> (seq, (steps, busy ticks in ns) or None when it needs the slow path)
         self._plans: dict[int, tuple[Sequence[PhysicalInstruction], Plan | None]] = {}
 
@@ -89,49 +97,66 @@ class SequencePlans:
 
     def run(self, plan: Plan) -> Response:
         """Perform a plan's steps as :meth:`MockDevice.execute` would, one by one; the caller holds
-        the device's lock. Returns the last step's response."""
+        the device's lock. Returns the last step's response.
+
+        The state space's lock is taken once for the plan and its engine called directly (the
+        space's methods do exactly that, one lock round each); idle noise is the device's own
+        ``_idle``, inlined when it is the base class's Markovian T1/T2."""
         dev = self._device
         tick = dev._caps.tick_ns
         space = dev._space
+        engine = space._engine
         handles = dev._handles
         last = dev._last
+        reset_at = dev._reset_at
+        markov = self._markov  # per qubit: (t1, t2), None without idle noise; False: ask dev._idle
         idle = dev._idle
         start = end = 0
         outcome = None
-        for kind, q, q1, duration, matrix, error, _ in plan[0]:
-            now = dev._now
-            start = -(-now // tick) * tick
-            end = dev._now = start + duration
-            if kind == _ROTATE:
-                if start > last[q]:
-                    idle(q, last[q], start)
-                space.apply_superop_1q(handles[q], matrix)
-                last[q] = end
-            elif kind == _TWO:
-                if start > last[q]:
-                    idle(q, last[q], start)
-                    last[q] = start
-                if start > last[q1]:
-                    idle(q1, last[q1], start)
-                space.apply_unitary_2q(handles[q], handles[q1], matrix, error)
-                last[q] = last[q1] = end
-            elif kind == _INIT:
-                h = handles[q]
-                space.reset(h)
-                if error > 0:
-                    space.depolarize_1q(h, error)
-                last[q] = dev._reset_at[q] = end
-            else:
-                if start > last[q]:
-                    idle(q, last[q], start)
-                u, v = dev._rng.random(2)  # the same two draws as MockDevice._measure
-                true = space.measure(handles[q], float(u))
-                outcome = true ^ int(v < dev._caps.qubits[q].readout_error[true])
-                last[q] = dev._reset_at[q] = end
+        with space._lock:
+            for kind, q, q1, duration, matrix, error, _ in plan[0]:
+                start = -(-dev._now // tick) * tick
+                end = dev._now = start + duration
+                if kind == _ROTATE:
+                    if start > last[q]:
+                        m = markov[q]
+                        if m is False:
+                            idle(q, last[q], start)
+                        elif m is not None:
+                            engine.idle(handles[q], start - last[q], m[0], m[1])
+                    engine.apply_superop_1q(handles[q], matrix)
+                    last[q] = end
+                elif kind == _TWO:
+                    for r in (q, q1):
+                        if start > last[r]:
+                            m = markov[r]
+                            if m is False:
+                                idle(r, last[r], start)
+                            elif m is not None:
+                                engine.idle(handles[r], start - last[r], m[0], m[1])
+                            last[r] = start
+                    engine.apply_unitary_2q(handles[q], handles[q1], matrix, error)
+                    last[q] = last[q1] = end
+                elif kind == _INIT:
+                    h = handles[q]
+                    engine.reset(h)
+                    if error > 0:
+                        engine.depolarize_1q(h, error)
+                    last[q] = reset_at[q] = end
+                else:
+                    if start > last[q]:
+                        m = markov[q]
+                        if m is False:
+                            idle(q, last[q], start)
+                        elif m is not None:
+                            engine.idle(handles[q], start - last[q], m[0], m[1])
+                    u, v = dev._rng.random(2)  # the same two draws as MockDevice._measure
+                    true = space.measure(handles[q], float(u))
+                    outcome = true ^ int(v < dev._caps.qubits[q].readout_error[true])
+                    last[q] = reset_at[q] = end
         instr = plan[0][-1][6]
         if plan[0][-1][0] == _MEASURE:
             return Response(instr, Status.MEASURED, start, end, outcome=outcome)
         return Response(instr, Status.OK, start, end)
-
 
 _PLANNED = (Init, Rotate, ControlledRotate, MolmerSorensen, Measure)

@@ -105,37 +105,49 @@ class Executor:
         sub = proc.current
         ops = sub.ops
         handlers = self._handlers
-        record = self.trace.record
+        trace = self.trace
+        sink = trace.sink()  # appends one row; None when the trace is off
         dev = self.device
+        pid, index = proc.pid, proc.subroutine_index
         pc = proc.pc
         n = len(ops)
-        stop_at = proc.instructions + time_slice
+        count = proc.instructions
+        stop_at = count + time_slice
         if budget is not None:
             stop_at = min(stop_at, budget)
-        while pc < n:
-            if proc.instructions >= stop_at:
-                proc.pc = pc
-                if budget is not None and proc.instructions >= budget:
-                    raise ExecutionError(self._where(proc, pc, ops[pc].instr) + f"exceeded its budget of {budget} "
-                                         "instructions (an endless loop?)")
-                return PREEMPTED
-            proc.instructions += 1
-            op = ops[pc]
-            t0 = dev.now_ns
-            try:
-                nxt = handlers[op.kind](proc, op, pc)
-            except QubitWait as wait:  # another process holds what it needs: retried when ready
-                nxt = self._wait(proc, wait.ready, wait.what, pc, retry=True)
-            except QNodeOSError as exc:
-                raise type(exc)(self._where(proc, pc, op.instr) + str(exc)) from exc
-            except Exception as exc:  # a device or driver failure: still say where it happened
-                raise ExecutionError(self._where(proc, pc, op.instr) + f"{type(exc).__name__}: {exc}") from exc
-            if nxt == BLOCKED:
-                proc.pc = pc
-                return WAITING
-            record(proc.pid, proc.subroutine_index, pc, op.instr, t0, dev.now_ns, self._last_physical)
-            self._last_physical = ()
-            pc = nxt
+        recorded = 0
+        t0 = dev.now_ns  # the clock moves only inside handlers: each instruction starts where the last ended
+        try:
+            while pc < n:
+                if count >= stop_at:
+                    proc.pc = pc
+                    if budget is not None and count >= budget:
+                        raise ExecutionError(self._where(proc, pc, ops[pc].instr) + f"exceeded its budget of {budget} "
+                                             "instructions (an endless loop?)")
+                    return PREEMPTED
+                count += 1
+                op = ops[pc]
+                try:
+                    nxt = handlers[op.kind](proc, op, pc)
+                except QubitWait as wait:  # another process holds what it needs: retried when ready
+                    nxt = self._wait(proc, wait.ready, wait.what, pc, retry=True)
+                except QNodeOSError as exc:
+                    raise type(exc)(self._where(proc, pc, op.instr) + str(exc)) from exc
+                except Exception as exc:  # a device or driver failure: still say where it happened
+                    raise ExecutionError(self._where(proc, pc, op.instr) + f"{type(exc).__name__}: {exc}") from exc
+                if nxt == BLOCKED:
+                    proc.pc = pc
+                    return WAITING
+                t1 = dev.now_ns
+                if sink is not None:
+                    sink((pid, index, pc, op.instr, t0, t1, self._last_physical))
+                    recorded += 1
+                t0 = t1
+                self._last_physical = ()
+                pc = nxt
+        finally:
+            proc.instructions = count
+            trace.recorded += recorded
         proc.pc = pc
         proc.results[-1].end_ns = dev.now_ns
         proc.current = None
@@ -274,11 +286,12 @@ class Executor:
         length = self._value(proc, op.args[0])
         if not 0 <= length <= 1 << 20:
             raise ExecutionError(f"array length {length} is out of range")
-        held = sum(len(a) for a in proc.arrays.values()) - len(proc.arrays.get(op.args[1], ()))
+        held = proc.array_entries - len(proc.arrays.get(op.args[1], ()))
         if held + length > self.MAX_ARRAY_ENTRIES:
             raise ExecutionError(f"arrays of this process would hold {held + length} entries "
                                  f"(limit {self.MAX_ARRAY_ENTRIES})")
         proc.arrays[op.args[1]] = [None] * length
+        proc.array_entries = held + length
         return pc + 1
 
     def _op_jmp(self, proc: Process, op: Op, pc: int) -> int:

@@ -170,7 +170,7 @@ class Node:
         self._unread: set[int] = set()  # finished pids whose result nobody has read yet
         self._next_pid = 1
         self._start_ns: int | None = None
-        self._compiled: dict[tuple[str | None, bytes | str], CompiledSubroutine] = {}
+        self._compiled: dict[Any, CompiledSubroutine] = {}
         self.time_slice = time_slice
         self.max_instructions = max_instructions
         self.max_processes = max_processes
@@ -214,7 +214,11 @@ class Node:
             flavour: the NetQASM flavour to read it in (``vanilla``, ``nv``, ``trapped_ion``); None
                 tries vanilla, then the platform's own flavour.
         """
-        key = source if isinstance(source, (str, bytes)) else None
+        # by content: a text or binary program as it is, a netqasm Subroutine by its text form (a
+        # tenth of what compiling it costs; hosts send the same subroutine again and again)
+        key: Any = source if isinstance(source, (str, bytes)) else None
+        if isinstance(source, Subroutine):
+            key = ("subroutine", str(source))
         if key is not None and (flavour, key) in self._compiled:
             return self._compiled[(flavour, key)]
         sub, used = self._parse(source, flavour)

@@ -52,6 +52,7 @@ class Process:
     max_qubits: int | None = None
     regs: list = field(default_factory=lambda: [None] * (len(REGISTER_NAMES) * REGISTERS_PER_NAME))
     arrays: dict[int, list] = field(default_factory=dict)
+    array_entries: int = 0  # entries over all its arrays (kept by the executor, which bounds them)
     state: ProcessState = ProcessState.READY
     current: Any = None  # the compiled subroutine running now
     pc: int = 0

@@ -11,7 +11,7 @@ import json
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from qnodeos.hal import instruction_name
 
@@ -55,6 +55,7 @@ class Trace:
     def __init__(self, enabled: bool = True, max_rows: int = DEFAULT_MAX_ROWS) -> None:
         _check_rows(max_rows)
         self.enabled = enabled
+        self._recording = enabled  # like ``record``: decided when the trace is made
         self._rows: deque[tuple] = deque(maxlen=max_rows)
         self.recorded = 0  # rows ever recorded (kept or let go)
         self.process_names: dict[int, str] = {}
@@ -87,6 +88,11 @@ class Trace:
 
     def _skip(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+    def sink(self) -> Callable[[tuple], None] | None:
+        """For a hot loop: the append of one row tuple ``(pid, subroutine, line, instr, start, end,
+        physical)``, or None when disabled; the caller adds what it appended to :attr:`recorded`."""
+        return self._rows.append if self._recording else None
 
     def __len__(self) -> int:
         return len(self._rows)

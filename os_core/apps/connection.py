@@ -25,11 +25,13 @@ from netqasm.backend.messages import (
 from netqasm.sdk.connection import BaseNetQASMConnection
 from netqasm.sdk.network import NetworkInfo
 from netqasm.sdk.shared_memory import SharedMemoryManager
+from netqasm.lang.parsing.text import assemble_subroutine
 from netqasm.lang.subroutine import Subroutine
 from netqasm.sdk.transpile import NVSubroutineTranspiler
 
 from ..process import SubroutineResult
 from .hosts import Reply
+from .subroutine_cache import COMPILED
 
 
 class HostDirectory:
@@ -145,11 +147,20 @@ class QnodeosConnection(BaseNetQASMConnection):
     def commit_protosubroutine(self, protosubroutine: Any, block: bool = True,
                                callback: Optional[Callable] = None) -> None:
         """netqasm's flush path, minus formatting the whole subroutine for debug logs nobody reads
-        (that formatting costs more than running the subroutine)."""
-        subroutine = self._builder.subrt_compile_subroutine(protosubroutine)
-        subroutine.instantiate(self.app_id)
+        (that formatting costs more than running the subroutine), and compiling each distinct
+        subroutine once (:mod:`qnodeos.apps.subroutine_cache`)."""
+        builder = self._builder
+        subroutine = COMPILED.get(protosubroutine, self.app_id, builder._compiler, self._compile)
+        if builder._track_lines:  # what netqasm's own compile step records for its logs
+            builder._log_subroutine(subroutine=subroutine)
         self.commit_subroutine(subroutine, block, callback)
-        self._builder._reset()
+        builder._reset()
+
+    def _compile(self, protosubroutine: Any) -> Subroutine:
+        """netqasm's compile step: assemble, then the node's transpiler (NV) if it has one."""
+        subroutine = assemble_subroutine(protosubroutine)
+        compiler = self._builder._compiler
+        return subroutine if compiler is None else compiler(subroutine=subroutine).transpile()
 
     def commit_subroutine(self, subroutine: Subroutine, block: bool = True,
                           callback: Optional[Callable] = None) -> None:
