@@ -15,7 +15,7 @@ from netqasm.lang.instr import NetQASMInstruction
 from qnodeos.hal import (Axis, ControlledRotate, Measure, MolmerSorensen, PhysicalInstruction, QDevice, Response,
                          qubits_of)
 
-from .compiler import FIXED_GATES, CompiledSubroutine, Op
+from .compiler import CLASSICAL, FIXED_GATES, CompiledSubroutine, Op
 from .errors import ExecutionError, PlatformError, QNodeOSError, QubitAccessError
 from .memory import QuantumMemory
 from .memory_manager import MemoryManager, QubitWait
@@ -90,6 +90,9 @@ class Executor:
             self._handlers[m] = self._rotation_all
         for m in ("bez", "bnz", "beq", "bne", "blt", "bge"):
             self._handlers[m] = self._branch
+        self._handlers.update(add=self._op_add, sub=self._op_sub, beq=self._op_beq, bne=self._op_bne,
+                              blt=self._op_blt, bge=self._op_bge, bez=self._op_bez, bnz=self._op_bnz)
+        self._tables: dict[int, tuple[CompiledSubroutine, tuple]] = {}
 
     # ---- driving ------------------------------------------------------------------------------
     def start(self, proc: Process, sub: CompiledSubroutine) -> None:
@@ -104,7 +107,7 @@ class Executor:
         :class:`ExecutionError` naming process, line and instruction."""
         sub = proc.current
         ops = sub.ops
-        handlers = self._handlers
+        table = self._table(sub)
         trace = self.trace
         sink = trace.sink()  # appends one row; None when the trace is off
         dev = self.device
@@ -127,8 +130,9 @@ class Executor:
                     return PREEMPTED
                 count += 1
                 op = ops[pc]
+                handler, classical = table[pc]
                 try:
-                    nxt = handlers[op.kind](proc, op, pc)
+                    nxt = handler(proc, op, pc)
                 except QubitWait as wait:  # another process holds what it needs: retried when ready
                     nxt = self._wait(proc, wait.ready, wait.what, pc, retry=True)
                 except QNodeOSError as exc:
@@ -138,7 +142,7 @@ class Executor:
                 if nxt == BLOCKED:
                     proc.pc = pc
                     return WAITING
-                t1 = dev.now_ns
+                t1 = t0 if classical else dev.now_ns  # classical instructions take no device time
                 if sink is not None:
                     sink((pid, index, pc, op.instr, t0, t1, self._last_physical))
                     recorded += 1
@@ -158,6 +162,17 @@ class Executor:
         return DONE
 
     _last_physical: tuple = ()
+
+    def _table(self, sub: CompiledSubroutine) -> tuple:
+        """(bound handler, classical?) per instruction of ``sub``, made once per subroutine."""
+        entry = self._tables.get(id(sub))
+        if entry is not None and entry[0] is sub:
+            return entry[1]
+        table = tuple((self._handlers[op.kind], op.kind in CLASSICAL) for op in sub.ops)
+        if len(self._tables) >= SEQUENCE_CACHE_SIZE:
+            self._tables.clear()
+        self._tables[id(sub)] = (sub, table)  # holds sub, so its id is not reused meanwhile
+        return table
 
     @staticmethod
     def _where(proc: Process, pc: int, instr: NetQASMInstruction) -> str:
@@ -327,7 +342,58 @@ class Executor:
         proc.regs[args[0][1]] = ((value + 0x80000000) & 0xFFFFFFFF) - 0x80000000  # 32-bit registers
         return pc + 1
 
-    _op_add = _op_sub = _op_addm = _op_subm = _op_mul = _op_div = _op_rem = _arith
+    _op_addm = _op_subm = _op_mul = _op_div = _op_rem = _arith
+
+    # add, sub and the branches run in every loop: their own handlers, same results and errors
+    def _op_add(self, proc: Process, op: Op, pc: int) -> int:
+        args = op.args
+        regs = proc.regs
+        a, b = args[1], args[2]
+        x = a[1] if a[0] == "i" else regs[a[1]]
+        y = b[1] if b[0] == "i" else regs[b[1]]
+        if x is None or y is None:
+            return self._arith(proc, op, pc)  # raises, naming the undefined register
+        v = x + y
+        regs[args[0][1]] = v if -0x80000000 <= v <= 0x7FFFFFFF else ((v + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        return pc + 1
+
+    def _op_sub(self, proc: Process, op: Op, pc: int) -> int:
+        args = op.args
+        regs = proc.regs
+        a, b = args[1], args[2]
+        x = a[1] if a[0] == "i" else regs[a[1]]
+        y = b[1] if b[0] == "i" else regs[b[1]]
+        if x is None or y is None:
+            return self._arith(proc, op, pc)  # raises, naming the undefined register
+        v = x - y
+        regs[args[0][1]] = v if -0x80000000 <= v <= 0x7FFFFFFF else ((v + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        return pc + 1
+
+    def _operands2(self, proc: Process, op: Op) -> tuple[int, int]:
+        args = op.args
+        return self._value(proc, args[0]), self._value(proc, args[1])
+
+    def _op_beq(self, proc: Process, op: Op, pc: int) -> int:
+        a, b = self._operands2(proc, op)
+        return op.args[-1][1] if a == b else pc + 1
+
+    def _op_bne(self, proc: Process, op: Op, pc: int) -> int:
+        a, b = self._operands2(proc, op)
+        return op.args[-1][1] if a != b else pc + 1
+
+    def _op_blt(self, proc: Process, op: Op, pc: int) -> int:
+        a, b = self._operands2(proc, op)
+        return op.args[-1][1] if a < b else pc + 1
+
+    def _op_bge(self, proc: Process, op: Op, pc: int) -> int:
+        a, b = self._operands2(proc, op)
+        return op.args[-1][1] if a >= b else pc + 1
+
+    def _op_bez(self, proc: Process, op: Op, pc: int) -> int:
+        return op.args[-1][1] if self._value(proc, op.args[0]) == 0 else pc + 1
+
+    def _op_bnz(self, proc: Process, op: Op, pc: int) -> int:
+        return op.args[-1][1] if self._value(proc, op.args[0]) != 0 else pc + 1
 
     def _op_ret_reg(self, proc: Process, op: Op, pc: int) -> int:
         proc.results[-1].registers[register_label(op.args[0][1])] = self._value(proc, op.args[0])
