@@ -35,6 +35,7 @@ from netqasm.lang.subroutine import Subroutine
 from qnodeos.hal import QDevice
 from qnodeos.hal.registry import DriverRegistry
 
+from .compile_cache import COMPILED
 from .compiler import CompiledSubroutine, compile_subroutine
 from .entanglement import EntanglementTable
 from .errors import DeadlockError, ExecutionError, ProgramError, QNodeOSError
@@ -133,8 +134,6 @@ class Node:
             :class:`~qnodeos.moves.MovePolicy`).
     """
 
-    COMPILE_CACHE_SIZE = 256
-
     def __init__(self, driver: str | QDevice = "mock-nv", *, name: str = "node", seed: int | None = None,
                  config: dict[str, Any] | None = None, policy: SchedulingPolicy | None = None,
                  trace: bool = True, registry: DriverRegistry | None = None, min_fidelity: float = 0.0,
@@ -170,7 +169,8 @@ class Node:
         self._unread: set[int] = set()  # finished pids whose result nobody has read yet
         self._next_pid = 1
         self._start_ns: int | None = None
-        self._compiled: dict[Any, CompiledSubroutine] = {}
+        # compiling and validating depend on the device description only (see compile())
+        self._compile_scope = repr(self.capabilities)
         self.time_slice = time_slice
         self.max_instructions = max_instructions
         self.max_processes = max_processes
@@ -209,25 +209,28 @@ class Node:
     def compile(self, source: ProgramSource, flavour: str | None = None) -> CompiledSubroutine:
         """Parse (netqasm), compile and validate one subroutine for this node's platform.
 
+        Each distinct subroutine is compiled once per device description in this process
+        (:mod:`qnodeos.compile_cache`): a text or binary program is keyed as it is, a netqasm
+        ``Subroutine`` by its text form (a tenth of what compiling it costs).
+
         Args:
             source: NetQASM text, binary NetQASM, a path to either, or a parsed netqasm Subroutine.
             flavour: the NetQASM flavour to read it in (``vanilla``, ``nv``, ``trapped_ion``); None
                 tries vanilla, then the platform's own flavour.
         """
-        # by content: a text or binary program as it is, a netqasm Subroutine by its text form (a
-        # tenth of what compiling it costs; hosts send the same subroutine again and again)
         key: Any = source if isinstance(source, (str, bytes)) else None
         if isinstance(source, Subroutine):
             key = ("subroutine", str(source))
-        if key is not None and (flavour, key) in self._compiled:
-            return self._compiled[(flavour, key)]
+        if key is not None:
+            key = (self._compile_scope, flavour, key)
+            cached: CompiledSubroutine | None = COMPILED.get(key)
+            if cached is not None:
+                return cached
         sub, used = self._parse(source, flavour)
         compiled = compile_subroutine(sub, used)
         validate(compiled, self.translator, self.memory)
         if key is not None:
-            if len(self._compiled) >= self.COMPILE_CACHE_SIZE:  # hosts sending ever-new programs
-                self._compiled.pop(next(iter(self._compiled)))
-            self._compiled[(flavour, key)] = compiled
+            COMPILED.put(key, compiled)
         return compiled
 
     def _parse(self, source: ProgramSource, flavour: str | None) -> tuple[Subroutine, str]:

@@ -73,3 +73,14 @@ def test_the_node_compiles_an_equal_subroutine_once() -> None:
     assert one is not two
     assert node.compile(one) is node.compile(two)
     assert node.compile(assemble_subroutine(_proto(n=2))) is not node.compile(one)
+
+
+def test_nodes_with_the_same_device_share_compilations_others_do_not() -> None:
+    from qnodeos.drivers.mock_ion import MockIonDevice
+
+    sub = assemble_subroutine(_proto(n=5))
+    first = Node(MockNVDevice.from_config(seed=1)).compile(sub)
+    assert Node(MockNVDevice.from_config(seed=2)).compile(assemble_subroutine(_proto(n=5))) is first
+    assert Node(MockNVDevice.from_config(seed=1, carbons=3)).compile(sub) is not first
+    other = Node(MockIonDevice.from_config(seed=1)).compile(sub)
+    assert other is not first and other.ops == first.ops
