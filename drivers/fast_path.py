@@ -95,9 +95,9 @@ class SequencePlans:
             busy += -(-op.duration_ns // tick) * tick or tick
         return tuple(steps), busy
 
-    def run(self, plan: Plan) -> Response:
+    def run(self, plan: Plan, respond: bool = True) -> Response | None:
         """Perform a plan's steps as :meth:`MockDevice.execute` would, one by one; the caller holds
-        the device's lock. Returns the last step's response.
+        the device's lock. Returns the last step's response (None unless ``respond``).
 
         The state space's lock is taken once for the plan and its engine called directly (the
         space's methods do exactly that, one lock round each); idle noise is the device's own
@@ -154,6 +154,8 @@ class SequencePlans:
                     true = space.measure(handles[q], float(u))
                     outcome = true ^ int(v < dev._caps.qubits[q].readout_error[true])
                     last[q] = reset_at[q] = end
+        if not respond:
+            return None
         instr = plan[0][-1][6]
         if plan[0][-1][0] == _MEASURE:
             return Response(instr, Status.MEASURED, start, end, outcome=outcome)

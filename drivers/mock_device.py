@@ -255,19 +255,21 @@ class MockDevice(QDevice):
             self._note_fresh_state(instruction, response)
             return response
 
-    def execute_sequence(self, instructions: Sequence[PhysicalInstruction]) -> tuple[Response, int] | None:
+    def execute_sequence(self, instructions: Sequence[PhysicalInstruction],
+                         respond: bool = True) -> tuple[Response | None, int] | None:
         """Mock-only fast path: perform ``instructions`` exactly as :meth:`execute` would, one after
-        the other, and return the last response with the busy time of all of them in whole ticks;
-        None (nothing done) when they need the ordinary path — a refusal, a wait, an entanglement
-        attempt, or ``execute`` replaced by a subclass or on this instance (so whatever wraps it
-        still sees every instruction). See :mod:`qnodeos.drivers.fast_path`."""
+        the other, and return the last response (None with ``respond=False``) with the busy time of
+        all of them in whole ticks; None (nothing done) when they need the ordinary path — a
+        refusal, a wait, an entanglement attempt, or ``execute`` replaced by a subclass or on this
+        instance (so whatever wraps it still sees every instruction). See
+        :mod:`qnodeos.drivers.fast_path`."""
         if not self._fast_class or "execute" in self.__dict__:
             return None
         with self._lock:
             plan = self._plans.plan(instructions)
             if plan is None:
                 return None
-            return self._plans.run(plan), plan[1]
+            return self._plans.run(plan, respond), plan[1]
 
     def _note_fresh_state(self, instr: PhysicalInstruction, response: Response) -> None:
         """Record when a qubit's state started afresh (initialised, measured, newly heralded)."""

@@ -74,7 +74,8 @@ class Executor:
         self._seq_qubits: dict[int, tuple[tuple, tuple[int, ...]]] = {}
         self._measure_seqs: dict[int, tuple[PhysicalInstruction, ...]] = {}
         # a simulated device's fast path for whole sequences (None: one execute per instruction)
-        self._fast: Callable[[tuple], tuple[Response, int] | None] | None = getattr(device, "execute_sequence", None)
+        self._fast: Callable[[tuple, bool], tuple[Response | None, int] | None] | None = getattr(
+            device, "execute_sequence", None)
         self._handlers: dict[str, Callable[[Process, Op, int], int]] = {
             name[4:]: getattr(self, name) for name in dir(self) if name.startswith("_op_")
         }
@@ -178,18 +179,19 @@ class Executor:
     def _where(proc: Process, pc: int, instr: NetQASMInstruction) -> str:
         return f"process {proc.pid} ({proc.name}), subroutine {proc.subroutine_index}, line {pc} `{instr}`: "
 
-    def execute_physical(self, seq: tuple[PhysicalInstruction, ...]) -> Response:
+    def execute_physical(self, seq: tuple[PhysicalInstruction, ...], respond: bool = True) -> Response:
         """Send physical instructions to the device (one batch, so a remote or sequencer-based device
         gets one round trip per NetQASM instruction); raise on refusal; return the last response.
 
         A mock device's fast path (``execute_sequence``) does the same work without a response per
-        instruction; anything it cannot plan goes the ordinary way."""
+        instruction (and none at all with ``respond=False``, for callers that do not read it);
+        anything it cannot plan goes the ordinary way."""
         classical = self._classical
         if classical:  # any operation on a qubit makes its basis state unknown again
             for q in self._qubits_in(seq):
                 classical.pop(q, None)
         if self._fast is not None and seq:
-            done = self._fast(seq)
+            done = self._fast(seq, respond)
             if done is not None:
                 self.busy_ns += done[1]
                 self.physical_count += len(seq)
@@ -428,19 +430,19 @@ class Executor:
 
     def _op_init(self, proc: Process, op: Op, pc: int) -> int:
         q = self._qubit(proc, op.args[0])
-        self.execute_physical(self.translator.init(q))
+        self.execute_physical(self.translator.init(q), False)
         self._classical[q] = 0
         return pc + 1
 
     def _gate(self, proc: Process, op: Op, pc: int) -> int:
         q = self._qubit(proc, op.args[0])
-        self.execute_physical(self.translator.gate(op.kind, self._gates[op.kind], q))
+        self.execute_physical(self.translator.gate(op.kind, self._gates[op.kind], q), False)
         return pc + 1
 
     def _rotation(self, proc: Process, op: Op, pc: int) -> int:
         q = self._qubit(proc, op.args[0])
         angle = self._angle(proc, op.args[1], op.args[2])
-        self.execute_physical(self.translator.rotate(_AXES[op.kind], angle, q))
+        self.execute_physical(self.translator.rotate(_AXES[op.kind], angle, q), False)
         return pc + 1
 
     def _pair(self, proc: Process, op: Op) -> tuple[int, int]:
@@ -454,7 +456,7 @@ class Executor:
 
     def _two_qubit(self, proc: Process, op: Op, pc: int) -> int:
         q0, q1 = self._pair(proc, op)
-        self.execute_physical(self.translator.two_qubit(_TWO_QUBIT_RULE[op.kind], q0, q1))
+        self.execute_physical(self.translator.two_qubit(_TWO_QUBIT_RULE[op.kind], q0, q1), False)
         return pc + 1
 
     def _controlled_rotation(self, proc: Process, op: Op, pc: int) -> int:
@@ -535,7 +537,7 @@ class Executor:
     def _rotation_all(self, proc: Process, op: Op, pc: int) -> int:
         angle = self._angle(proc, op.args[0], op.args[1])
         for q in self._process_qubits(proc):
-            self.execute_physical(self.translator.rotate(_AXES[op.kind], angle, q))
+            self.execute_physical(self.translator.rotate(_AXES[op.kind], angle, q), False)
         return pc + 1
 
     def _op_bichromatic(self, proc: Process, op: Op, pc: int) -> int:
