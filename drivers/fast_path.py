@@ -78,20 +78,20 @@ class SequencePlans:
             except (InvalidQubit, UnsupportedInstruction):
                 return None
             assert op is not None
-            if kind is Init or kind is Measure:
-                steps.append((_INIT if kind is Init else _MEASURE, instr.qubit, -1,  # type: ignore[union-attr]
-                              op.duration_ns, None, op.error, instr))
-            elif not math.isfinite(instr.angle):  # type: ignore[union-attr]
-                return None
-            elif kind is Rotate:
-                steps.append((_ROTATE, instr.qubit, -1, op.duration_ns,  # type: ignore[union-attr]
-                              noisy_rotation_superop(instr.axis, instr.angle, op.error), op.error,  # type: ignore[union-attr]
-                              instr))
+            if isinstance(instr, (Init, Measure)):
+                steps.append((_INIT if kind is Init else _MEASURE, instr.qubit, -1, op.duration_ns, None, op.error,
+                               instr))
+            elif isinstance(instr, Rotate):
+                if not math.isfinite(instr.angle):
+                    return None
+                matrix = noisy_rotation_superop(instr.axis, instr.angle, op.error)
+                steps.append((_ROTATE, instr.qubit, -1, op.duration_ns, matrix, op.error, instr))
             else:
-                q0, q1 = ((instr.control, instr.target) if kind is ControlledRotate  # type: ignore[union-attr]
-                          else instr.qubits)  # type: ignore[union-attr]
-                steps.append((_TWO, q0, q1, op.duration_ns, two_qubit_unitary(instr), op.error,  # type: ignore[arg-type]
-                              instr))
+                assert isinstance(instr, (ControlledRotate, MolmerSorensen))
+                if not math.isfinite(instr.angle):
+                    return None
+                q0, q1 = (instr.control, instr.target) if isinstance(instr, ControlledRotate) else instr.qubits
+                steps.append((_TWO, q0, q1, op.duration_ns, two_qubit_unitary(instr), op.error, instr))
             busy += -(-op.duration_ns // tick) * tick or tick
         return tuple(steps), busy
 

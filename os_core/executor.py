@@ -73,9 +73,11 @@ class Executor:
         self._classical: dict[int, int] = {}  # physical qubit -> known basis state (after init/measure)
         self._seq_qubits: dict[int, tuple[tuple, tuple[int, ...]]] = {}
         self._measure_seqs: dict[int, tuple[PhysicalInstruction, ...]] = {}
-        # a simulated device's fast path for whole sequences (None: one execute per instruction)
-        self._fast: Callable[[tuple, bool], tuple[Response | None, int] | None] | None = getattr(
-            device, "execute_sequence", None)
+        # a simulated device's fast path for whole sequences (None: one execute per instruction);
+        # only the device's own class offers it: a wrapper that forwards unknown attributes to a
+        # device it wraps (a recorder, a fault injector) must still see every instruction
+        self._fast: Callable[[tuple, bool], tuple[Response | None, int] | None] | None = (
+            device.execute_sequence if hasattr(type(device), "execute_sequence") else None)  # type: ignore[attr-defined]
         self._handlers: dict[str, Callable[[Process, Op, int], int]] = {
             name[4:]: getattr(self, name) for name in dir(self) if name.startswith("_op_")
         }

@@ -82,3 +82,32 @@ def test_measurement_through_the_fast_path_reports_its_outcome() -> None:
     device = MockIonDevice.from_config(seed=2, preset="ideal")
     last, _ = device.execute_sequence((Init(1), Rotate(1, Axis.X, math.pi), Measure(1)))
     assert last.status is Status.MEASURED and last.outcome == 1
+
+
+class _Counting:
+    """A wrapper that forwards everything it does not define to the device it wraps."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.seen = inner, 0
+
+    def execute(self, instruction):
+        self.seen += 1
+        return self.inner.execute(instruction)
+
+    def execute_many(self, instructions):
+        return [self.execute(i) for i in instructions]
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["inner"], name)
+
+
+def test_a_node_on_a_forwarding_wrapper_sends_it_every_instruction() -> None:
+    from qnodeos.node import Node
+
+    device = _Counting(MockIonDevice.from_config(seed=1))
+    node = Node(device)
+    pid = node.submit("# NETQASM 1.0\n# APPID 0\nset Q0 0\nqalloc Q0\ninit Q0\nh Q0\nx Q0\nmeas Q0 M0\nqfree Q0\n"
+                      "ret_reg M0\n")
+    node.run()
+    assert node.result(pid).ok
+    assert device.seen == node.executor.physical_count > 3
