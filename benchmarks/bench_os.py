@@ -161,8 +161,8 @@ def main() -> None:
     for label, cls, size_key, target in (("mock NV", MockNVDevice, "carbons", 5.0),
                                          ("mock ion", MockIonDevice, "ions", 10.0)):
         for qubits in (1, 2, 3, 4):
-            size = qubits - 1 if size_key == "carbons" else qubits
-            factory = lambda cls=cls, key=size_key, size=max(size, 1): cls.from_config(  # noqa: E731
+            size = max(qubits - 1 if size_key == "carbons" else qubits, 1)  # NV: electron + carbons
+            factory = lambda cls=cls, key=size_key, size=size: cls.from_config(  # noqa: E731
                 seed=1, preset="realistic", **{key: size})
             tick_ns = factory().capabilities.tick_ns
             secs, cpu, quantum, count = time_quantum_instructions(factory, n // 5, qubits, repeat)

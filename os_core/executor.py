@@ -8,7 +8,7 @@ instruction at a time. Every NetQASM instruction leaves one trace record.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 from netqasm.lang.instr import NetQASMInstruction
 
@@ -198,7 +198,7 @@ class Executor:
                 self.busy_ns += done[1]
                 self.physical_count += len(seq)
                 self._last_physical = self._last_physical + seq if self._last_physical else seq
-                return done[0]
+                return cast(Response, done[0])  # None only with respond=False, whose callers do not read it
         resp = None
         tick = self._tick
         responses = (self.device.execute(seq[0]),) if len(seq) == 1 else self.device.execute_many(seq)
