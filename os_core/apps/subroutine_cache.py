@@ -4,8 +4,8 @@ An application that flushes the same code again and again (one entanglement requ
 repeated measurement) hands netqasm's compiler the same proto-subroutine each time; assembling and
 transpiling it costs about a millisecond, more than the OS needs to run it. The compiled
 :class:`~netqasm.lang.subroutine.Subroutine` depends only on the proto-subroutine's content (its
-commands, operands and host lines), the transpiler and the application id, so it is kept under
-that key and the same object is handed on again (nothing downstream changes a subroutine it was
+commands, operands and host lines) and the transpiler, so it is kept under that key and handed on
+again (the same object for the same application; nothing downstream changes a subroutine it was
 given). The OS side then recognises it without compiling it again either (``Node.compile``).
 """
 from __future__ import annotations
@@ -64,7 +64,10 @@ def proto_key(proto: ProtoSubroutine) -> Hashable:
 
 
 class CompiledSubroutines:
-    """A bounded, thread-safe map from (transpiler, app id, proto content) to the compiled subroutine."""
+    """A bounded, thread-safe map from (transpiler, proto content) to the compiled subroutine.
+
+    The application id is not part of the key: instantiating only stamps it on the subroutine, so a
+    later application (the next run of a series gets a new id) receives a copy with its own id."""
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self._size = size
@@ -75,8 +78,16 @@ class CompiledSubroutines:
 
     def get(self, proto: ProtoSubroutine, app_id: int, compiler: Any,
             compile_: Callable[[ProtoSubroutine], Subroutine]) -> Subroutine:
-        """The instantiated subroutine of ``proto``, compiled with ``compile_`` the first time only."""
-        key = (compiler, app_id, proto_key(proto))
+        """The subroutine of ``proto`` instantiated for ``app_id``, compiled with ``compile_`` the
+        first time only.
+
+        Args:
+            proto: what the SDK built for one ``flush()``.
+            app_id: the application the subroutine is for.
+            compiler: the transpiler ``compile_`` applies (part of the key; None for vanilla).
+            compile_: netqasm's compile step for ``proto`` (assemble, then ``compiler``).
+        """
+        key = (compiler, proto_key(proto))
         try:
             hash(key)
         except TypeError:  # an operand netqasm added that cannot be hashed: compile, do not keep
@@ -88,7 +99,11 @@ class CompiledSubroutines:
             if sub is not None:
                 self._items.move_to_end(key)
                 self.hits += 1
+        if sub is not None:
+            if sub.app_id == app_id:
                 return sub
+            return Subroutine(instructions=list(sub.instructions), arguments=list(sub.arguments),
+                              netqasm_version=sub.netqasm_version, app_id=app_id)
         sub = compile_(proto)
         sub.instantiate(app_id)
         with self._lock:
