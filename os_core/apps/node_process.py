@@ -14,14 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
+#: What a role's error adds when its thread could not be stopped at the deadline (processes mode).
+STUCK_IN_NODE = "its thread was blocked outside Python code and ends with its node process"
+
 
 def node_main(spec: dict[str, Any], channel: Any, inherited: list[Any] = ()) -> None:  # type: ignore[assignment]
     """Entry point of a node process; never raises (failures are reported through ``channel``)."""
     import sys
 
-    from .supervision import close_inherited, die_with_parent
+    from .supervision import close_inherited, die_with_parent, leave_interrupts_to_parent
 
     die_with_parent(spec["parent_pid"])
+    leave_interrupts_to_parent()
     close_inherited(inherited)
 
     from qnodeos.drivers.remote_device import RemoteQDevice
@@ -35,18 +39,21 @@ def node_main(spec: dict[str, Any], channel: Any, inherited: list[Any] = ()) -> 
     from .connection import HostDirectory
     from .local_network import flavour_of
     from .processes import _schedule
-    from .runner import bind_netqasm, import_mains, load_app_dir, run_roles
+    from .runner import AppError, bind_netqasm, import_mains, load_app_dir, run_roles
     from .sockets import socket_classes
 
     sys.setswitchinterval(1e-4)  # node loop, mailbox and application threads hand over quickly
     name = spec["node"]
-    if spec.get("app_output"):  # keep application prints out of the caller's terminal
+    output = spec.get("app_output")
+    if output is not None:  # keep application prints out of the caller's terminal
         import os
 
-        log = open(spec["app_output"], "a", buffering=1)
+        log = open(output, "a", buffering=1) if isinstance(output, str) else open(output, "w", buffering=1,
+                                                                                   closefd=False)
         os.dup2(log.fileno(), 1)
         sys.stdout = log
     service = device = None
+    mine = [r for r, n in spec["node_of_role"].items() if n == name]
     payload: dict[str, Any] = {"results": {}, "errors": {}, "stats": {}}
     try:
         mailbox = Mailbox(name, keys=spec.get("keys"))
@@ -82,12 +89,18 @@ def node_main(spec: dict[str, Any], channel: Any, inherited: list[Any] = ()) -> 
                 service.register_host(role)
             service.start()
             run = run_roles(app, mains, roles=roles, overrides=spec.get("overrides"), timeout_s=spec["timeout_s"],
-                            on_end=service.host_done, log_dir=spec.get("run_dir"))
+                            on_end=service.host_done, log_dir=spec.get("run_dir"),
+                            scratch_dir=spec.get("scratch_dir"), deadline=spec.get("deadline"),
+                            on_deadline=service.stop, stuck=STUCK_IN_NODE)
             payload = {"results": run.results, "errors": run.errors, "stats": service.stats()}
         if spec.get("trace"):
             payload["trace"] = service.snapshot(service.node.trace.to_dict)
-    except BaseException as exc:  # report instead of dying silently
-        payload["errors"][name] = f"node {name} failed: {type(exc).__name__}: {exc}"
+    except BaseException as exc:  # report instead of dying silently, as the error of each role here
+        why = str(exc) if isinstance(exc, AppError) else f"node {name} failed: {type(exc).__name__}: {exc}"
+        if isinstance(exc, AppError):  # the application cannot even be imported: no role ran
+            payload["app_error"] = why
+        payload["results"] = {role: payload["results"].get(role) for role in mine}
+        payload["errors"] = {role: payload["errors"].get(role, why) for role in mine}
     _send_payload(channel, name, payload)
     if service is not None:
         service.stop()
@@ -110,7 +123,8 @@ def _series(spec: dict[str, Any], channel: Any, service: Any, directory: Any, ap
     or when the parent goes away."""
     from .repeat import series_logs
 
-    with series_logs(spec.get("run_dir")) as logs:
+    # without a log directory, the runner's scratch directory (a killed node could not remove its own)
+    with series_logs(spec.get("run_dir") or spec.get("scratch_dir")) as logs:
         _series_runs(spec, channel, service, directory, app, roles, simulated, logs)
 
 
@@ -146,6 +160,6 @@ def _series_runs(spec: dict[str, Any], channel: Any, service: Any, directory: An
         if not service.alive:
             service.start()
         run = run_roles(app, mains, roles=roles, overrides=spec.get("overrides"), timeout_s=spec["timeout_s"],
-                        on_end=service.host_done, log_dir=logs)
+                        on_end=service.host_done, log_dir=logs, stuck=STUCK_IN_NODE)
         _send_payload(channel, name, {"results": run.results, "errors": run.errors, "stats": {},
                                       "stuck": still_running(roles)})
