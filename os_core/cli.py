@@ -2,20 +2,24 @@
 
 Each subcommand lives in ``qnodeos.commands.<name>`` (see :mod:`qnodeos.commands`), so adding one
 means writing a module and appending its name to :data:`COMMANDS`. ``main`` turns user errors into a
-one-line message on stderr and exit code 2 instead of a traceback; ``--debug`` (before or after the
+one-line message on stderr and exit code 2 instead of a traceback, Ctrl-C and SIGTERM into one line too
+(exit codes 130 and 143, after the command's clean-up has run); ``--debug`` (before or after the
 command) shows the traceback too and logs at debug level; ``--log-level`` sets how much the ``qnodeos``
 and ``netqasm`` loggers write to stderr.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import io
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from qnodeos import __version__
@@ -98,7 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if level is not None:  # else commands report their own errors, and library loggers stay quiet
         configure_logging(level)
     try:
-        return int(args.handler(args) or 0)
+        with _sigterm_raises():
+            return int(args.handler(args) or 0)
+    except Terminated:
+        print(f"{PROG} {args.command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except (CommandError, QDeviceError) as exc:
         if debug:  # the error's own traceback, and the one it was raised from
             traceback.print_exception(exc.__cause__ or exc.__context__ or exc, file=sys.stderr)
@@ -110,6 +118,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `qnodeos ... | head`: the reader left, which is not an error of ours
         _silence_stdout()
         return 0
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: raised like KeyboardInterrupt, so that a run's clean-up (its child processes,
+    its scratch directory) happens before the command ends."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While the command runs, SIGTERM raises :class:`Terminated` (only the console script does this,
+    and only on the main thread; the previous handler is restored)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _silence_stdout() -> None:

@@ -227,7 +227,7 @@ BOMB = _zip({**TELEPORT_FILES, "zeros.txt": bytes(40 << 20)})
     (_zip(ALICE_BOB), {}, 422, "role 'alice' runs on node 'alice', which is not a node of this network"),
     (_zip({**ALICE_BOB, "roles.yaml": b"alice: sender\nbob: receiver\n"}), {}, 422,
      "role 'alice' (on node 'sender') is not an application the served nodes were started with"),
-    (_zip({**TELEPORT_FILES, "roles.yaml": b"sender: [oops\n"}), {}, 422, "cannot be read"),
+    (_zip({**TELEPORT_FILES, "roles.yaml": b"sender: [oops\n"}), {}, 422, "roles.yaml: invalid YAML (line 2"),
     (BOMB, {}, 413, "unpacks to more than"),
     (_zip(TELEPORT_FILES), {"inputs": "{not json"}, 422, "inputs: not valid JSON"),
     (_zip(TELEPORT_FILES), {"inputs": '{"nobody": {"x": 1}}'}, 422, "has no role 'nobody'"),

@@ -64,6 +64,7 @@ class HostRuntime:
         self.settle_timeout_s = settle_timeout_s
         self._cond = threading.Condition()
         self._hosts: dict[str, Host] = {}
+        self._closed = False
 
     # ---- membership --------------------------------------------------------------------------
     def register(self, name: str, clock_ns: int = 0) -> Host:
@@ -93,6 +94,13 @@ class HostRuntime:
         """Forget a host that has ended (a one-off caller)."""
         with self._cond:
             self._hosts.pop(name, None)
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """The node is stopping: :meth:`settle` no longer waits for hosts that still run (a role that
+        hangs must not hold its node's loop)."""
+        with self._cond:
+            self._closed = True
             self._cond.notify_all()
 
     def hosts(self) -> list[Host]:
@@ -142,7 +150,7 @@ class HostRuntime:
         with self._cond:
             while True:
                 running = [h.name for h in self._hosts.values() if h.state is HostState.RUNNING]
-                if not running:
+                if not running or self._closed:
                     return
                 left = deadline - time.monotonic()
                 if left <= 0:

@@ -79,6 +79,7 @@ class LocalNetwork:
         self.directory = HostDirectory(roles, self.node_ids, self.services,
                                        {n: flavour_of(self.devices[n]) for n in nodes})
         self._started = False
+        self._stopped = False
 
     @property
     def shows_states(self) -> bool:
@@ -99,6 +100,10 @@ class LocalNetwork:
         return self
 
     def stop(self) -> None:
+        """Stop every node (answering whatever its hosts wait for); a second call does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         for service in self.services.values():
             service.stop()
         for name in self.simulated.controllers:  # shims: let go of their links before the firmware stops

@@ -11,26 +11,30 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
-
-import yaml
+from typing import IO, Any, Callable
 
 from ..errors import QNodeOSError
 from ..network.spec import NetworkSpec
 from ..network.timing import NetworkTiming
 from . import defaults
+from .app_files import AppDirError, check_network_file, check_source, role_inputs, role_placement
 from .connection import HostDirectory
 from .run_logs import new_run_dir, routed_output, write_run
 from .simulation import report_simulator
 from .sockets import socket_classes
+from .thread_stop import RoleStopped, interrupt, join_all
 
 _log = logging.getLogger(__name__)
+#: Name prefix of the scratch directory of a run without a log directory (netqasm's own logs).
+SCRATCH_PREFIX = "qnodeos-app-"
 _RUN_LOCK = threading.Lock()  # netqasm's SDK keeps process-wide state: one application run at a time
 
 
@@ -86,21 +90,28 @@ class AppRun:
 
 def load_app_dir(path: str | Path) -> AppDir:
     """Read the application directory ``path``: roles from ``app_<role>.py``, inputs from
-    ``<role>.yaml``, placement from ``roles.yaml``; a missing directory or one without roles is refused."""
+    ``<role>.yaml``, placement from ``roles.yaml``; a missing directory or one without roles is refused.
+
+    Every file is checked here, before anything runs (see :mod:`qnodeos.apps.app_files`): a malformed
+    one is an :class:`~qnodeos.apps.app_files.AppDirError` naming the file and the field."""
     path = Path(path).resolve()
     if not path.is_dir():
-        raise QNodeOSError(f"application directory {path} does not exist")
-    roles = sorted(p.stem[len("app_"):] for p in path.glob("app_*.py"))
+        raise AppDirError(f"application directory {path} does not exist")
+    sources = sorted(path.glob("app_*.py"))
+    roles = [p.stem[len("app_"):] for p in sources]
     if not roles:
-        raise QNodeOSError(f"{path} has no app_<role>.py files")
+        raise AppDirError(f"{path} has no app_<role>.py files")
+    for source in sources:
+        check_source(source)
     inputs = {}
     for role in roles:
         f = path / f"{role}.yaml"
-        inputs[role] = (yaml.safe_load(f.read_text()) or {}) if f.exists() else {}
+        inputs[role] = role_inputs(f) if f.exists() else {}
     node_of_role = {r: r for r in roles}
-    roles_file = path / "roles.yaml"
-    if roles_file.exists():
-        node_of_role.update(yaml.safe_load(roles_file.read_text()) or {})
+    if (path / "roles.yaml").exists():
+        node_of_role.update(role_placement(path / "roles.yaml", roles))
+    if (path / "network.yaml").exists():
+        check_network_file(path / "network.yaml")
     return AppDir(path, roles, inputs, node_of_role)
 
 
@@ -137,38 +148,104 @@ def bind_netqasm(directory: Any, socket_cls: Any = None, broadcast_cls: Any = No
 
 def import_mains(app: AppDir) -> dict[str, Callable[..., Any]]:
     """Each role's ``main``, from the ``app_<role>.py`` files of ``app``, imported afresh (apps of
-    different directories share module names)."""
+    different directories share module names).
+
+    Only the application's own modules are forgotten first — the ``app_*`` modules and whatever was
+    imported from the directory itself — never a library that merely lives under it (a virtualenv
+    inside the application directory keeps its numpy). A module that fails to import, exits, or has no
+    ``main`` is an :class:`AppError` naming the file (the original exception is its cause)."""
+    for name in [n for n, m in list(sys.modules.items()) if n.startswith("app_") or _from_app_dir(n, m, app.path)]:
+        del sys.modules[name]
     root = str(app.path)
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None) or ""
-        if name.startswith("app_") or (file and file.startswith(root + os.sep)):
-            del sys.modules[name]
     sys.path.insert(0, root)
     try:
-        return {role: importlib.import_module(f"app_{role}").main for role in app.roles}
+        return {role: _import_main(role) for role in app.roles}
     finally:
         sys.path.remove(root)
 
 
+def _from_app_dir(name: str, module: Any, root: Path) -> bool:
+    """Whether ``module`` was found because ``root`` was on ``sys.path``: a module file directly in it,
+    or a package directory directly in it (and its submodules)."""
+    top = name.partition(".")[0]
+    places = [Path(getattr(module, "__file__", None) or "")] if getattr(module, "__file__", None) else []
+    places += [Path(p) / "__init__.py" for p in getattr(module, "__path__", None) or []]  # namespace packages
+    return any((p.parent == root and name == top) or (root / top) in p.parents for p in places)
+
+
+def _import_main(role: str) -> Callable[..., Any]:
+    file = f"app_{role}.py"
+    try:
+        module = importlib.import_module(f"app_{role}")
+    except KeyboardInterrupt:
+        raise
+    except SystemExit as exc:
+        raise AppError(f"{file}: importing it called sys.exit({exc.code!r})") from exc
+    except SyntaxError as exc:  # in a module it imports (its own syntax was checked before)
+        where = Path(exc.filename or "?").name
+        raise AppError(f"{file}: importing it failed: syntax error in {where} on line {exc.lineno}: {exc.msg}") from exc
+    except BaseException as exc:
+        raise AppError(f"{file}: importing it failed: {type(exc).__name__}: {exc}") from exc
+    main = getattr(module, "main", None)
+    if not callable(main):
+        raise AppError(f"{file} has no main() function (each app_<role>.py defines main(app_config=None, ...))")
+    return main
+
+
+#: What a role's error adds when its thread could not be stopped, in threads mode.
+STUCK_IN_THREADS = ("its thread could not be stopped (blocked outside Python code) and runs on: "
+                    "run such roles in processes mode")
+
+
 def run_roles(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[str] | None = None,
               overrides: dict[str, dict[str, Any]] | None = None, timeout_s: float = 300.0,
-              on_end: Callable[[str], None] | None = None, log_dir: str | Path | None = None) -> AppRun:
+              on_end: Callable[[str], None] | None = None, log_dir: str | Path | None = None, *,
+              scratch_dir: str | Path | None = None,
+              deadline: float | None = None, on_deadline: Callable[[], None] | None = None,
+              stop_late: bool = True, stuck: str = STUCK_IN_THREADS) -> AppRun:
     """Call each role's ``main`` (``mains``: role -> main) of ``app`` in its own thread; collect return
     values and errors by role. ``roles``: the roles to run (default: all); ``overrides``: role ->
     arguments of its ``main`` on top of its ``<role>.yaml``; ``timeout_s``: wall-clock deadline for
-    all of them. ``on_end(role)`` runs when a role's ``main`` has returned or raised (its host is done).
-    ``log_dir``: the run's log directory (netqasm's logs, and each role's prints and traceback in
-    ``<role>.log``); None keeps netqasm's logs in a temporary directory."""
+    all of them (unless ``deadline`` is given).
+
+    ``on_end(role)`` runs when a role's ``main`` has returned or raised (its host is done).
+    ``log_dir``: the run's log directory (netqasm's subroutine logs, and each role's prints and
+    traceback in ``<role>.log``); without one, netqasm's own logs (which applications may ask for, e.g.
+    ``get_new_app_logger``) go to ``scratch_dir``, owned and removed by the caller, or else to a
+    temporary directory removed on return.
+    ``deadline`` (``time.monotonic()`` value; default ``timeout_s`` from now) ends the wait for every
+    role at once. A role still running then gets an error; with ``stop_late`` its thread is stopped
+    (:mod:`qnodeos.apps.thread_stop`: ``on_deadline()`` is called first, e.g. to shut the network down
+    so that roles waiting on it wake up), and a thread that cannot be stopped has ``stuck`` added to its
+    error.
+    """
     roles = roles or app.roles
+    deadline = time.monotonic() + timeout_s if deadline is None else deadline
+    limit = _Limit(deadline, timeout_s, on_deadline, stop_late, stuck)
     if log_dir is not None:
         with routed_output(Path(log_dir), roles) as role_logs:
-            return _run_threads(app, mains, roles, overrides, timeout_s, str(log_dir), on_end, role_logs)
-    with tempfile.TemporaryDirectory(prefix="qnodeos-app-", ignore_cleanup_errors=True) as logdir:
-        return _run_threads(app, mains, roles, overrides, timeout_s, logdir, on_end)
+            return _run_threads(app, mains, roles, overrides, limit, str(log_dir), on_end, role_logs)
+    if scratch_dir is not None:
+        return _run_threads(app, mains, roles, overrides, limit, str(scratch_dir), on_end)
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, ignore_cleanup_errors=True) as scratch:
+        return _run_threads(app, mains, roles, overrides, limit, scratch, on_end)
+
+
+@dataclass(frozen=True)
+class _Limit:
+    deadline: float
+    timeout_s: float
+    on_deadline: Callable[[], None] | None
+    stop_late: bool
+    stuck: str
+
+
+#: How long stopped role threads get to end after the deadline.
+STOP_GRACE_S = 2.0
 
 
 def _run_threads(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[str],
-                 overrides: dict[str, dict[str, Any]] | None, timeout_s: float, logdir: str,
+                 overrides: dict[str, dict[str, Any]] | None, limit: _Limit, logdir: str,
                  on_end: Callable[[str], None] | None = None, role_logs: dict[str, Any] | None = None) -> AppRun:
     from netqasm.runtime.app_config import AppConfig
     from netqasm.sdk.config import LogConfig
@@ -177,16 +254,19 @@ def _run_threads(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[
     errors: dict[str, str] = {}
 
     def call(role: str) -> None:
-        inputs = dict(app.inputs.get(role, {}))
-        inputs.update((overrides or {}).get(role, {}))
-        log_config = LogConfig(log_subroutines_dir=logdir, comm_log_dir=logdir, app_dir=str(app.path))
-        config = AppConfig(app_name=role, node_name=app.node_of_role[role], main_func=mains[role],
-                           log_config=log_config, inputs=inputs)
         try:
+            inputs = dict(app.inputs.get(role, {}))
+            inputs.update((overrides or {}).get(role, {}))
+            log_config = LogConfig(log_subroutines_dir=logdir, comm_log_dir=logdir, app_dir=str(app.path))
+            config = AppConfig(app_name=role, node_name=app.node_of_role[role], main_func=mains[role],
+                               log_config=log_config, inputs=inputs)
             results[role] = mains[role](app_config=config, **inputs)
         except BaseException as exc:  # reported per role; the others keep their results
-            errors[role] = f"{type(exc).__name__}: {exc}"
             results[role] = None
+            if isinstance(exc, SystemExit):
+                errors[role] = f"main() called sys.exit({exc.code!r})"
+            elif not isinstance(exc, RoleStopped):  # a stopped role already has its error
+                errors[role] = f"{type(exc).__name__}: {exc}"
             _log.debug("role %s raised", role, exc_info=True)  # shown by `qnodeos --debug`
             if role_logs and role in role_logs:
                 role_logs[role].write("".join(traceback.format_exception(exc)))
@@ -194,21 +274,32 @@ def _run_threads(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[
             if on_end is not None:
                 on_end(role)
 
-    threads = [threading.Thread(target=call, args=(role,), name=f"app-{role}", daemon=True) for role in roles]
-    for t in threads:
+    threads = {role: threading.Thread(target=call, args=(role,), name=f"app-{role}", daemon=True) for role in roles}
+    for t in threads.values():
         t.start()
-    for t, role in zip(threads, roles):
-        t.join(timeout_s)
-        if t.is_alive():
-            errors[role] = f"did not finish within {timeout_s:g} s"
-    return AppRun(results, errors)
+    try:
+        late = join_all(threads.values(), limit.deadline)
+    except BaseException:  # interrupted (Ctrl-C): the roles must not run on behind the caller's back
+        for t in threads.values():
+            interrupt(t)
+        raise
+    for t in late:
+        errors[t.name[len("app-"):]] = f"did not finish within the run's deadline ({limit.timeout_s:g} s)"
+    if late and limit.stop_late:
+        for t in late:
+            interrupt(t)
+        if limit.on_deadline is not None:
+            limit.on_deadline()
+        for t in join_all(late, time.monotonic() + STOP_GRACE_S):
+            errors[t.name[len("app-"):]] += f"; {limit.stuck}"
+    return AppRun(dict(results), dict(errors))
 
 
 def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: int | None = None,
                 preset: str = defaults.PRESET, overrides: dict[str, dict[str, Any]] | None = None,
                 timeout_s: float = defaults.TIMEOUT_S, request_timeout_s: float | None = defaults.REQUEST_TIMEOUT_S,
                 recv_timeout_s: float = defaults.RECV_TIMEOUT_S, mode: str = defaults.MODE,
-                app_output: str | None = None, device_config: dict[str, Any] | None = None,
+                app_output: str | IO[Any] | None = None, device_config: dict[str, Any] | None = None,
                 timing: NetworkTiming | None = None, trace: bool = False,
                 log_dir: str | Path | None = None, network: NetworkSpec | str | Path | None = None) -> AppRun:
     """Run every role of the application directory ``path`` on a mock network of ``platform``, or on
@@ -222,13 +313,18 @@ def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: in
     :mod:`qnodeos.apps.defaults`, shared with ``qnodeos run APP_DIR``.
 
     ``mode="threads"``: all nodes in this process (fast); ``mode="processes"``: a device server and
-    one OS process per node, talking over TCP. ``app_output``: a file that receives what the
-    applications print (processes mode), instead of this process's standard output.
+    one OS process per node, talking over TCP. ``app_output``: a file (path, or open file whose
+    descriptor the node processes inherit) that receives what the applications print (processes
+    mode), instead of this process's standard output.
     ``device_config``: mock-device settings for every node (e.g. ``{"alpha": 0.05}`` on NV).
     ``timing``: latencies, network schedule and entanglement cut-off
     (:class:`qnodeos.network.timing.NetworkTiming`; default: its documented lab-like figures).
     ``request_timeout_s``: simulated seconds an EPR request may wait to be accepted;
     ``recv_timeout_s``: wall-clock seconds a socket receive waits for a peer that may have died.
+    ``timeout_s``: the deadline of the whole run (wall-clock seconds, start-up included). A role still
+    running then fails with an error and is stopped: in processes mode its node process is killed; in
+    threads mode its thread is interrupted (:mod:`qnodeos.apps.thread_stop`), and one blocked outside
+    Python code, which cannot be, is named in its error.
     ``trace``: keep each node's timeline in ``run.traces`` (node name -> trace dict).
     ``log_dir``: write the run's logs to ``<log_dir>/<YYYYmmdd-HHMMSS>/`` with a ``LAST`` link, as
     netqasm does (see :mod:`qnodeos.apps.run_logs`; the timelines are kept); ``run.log_dir`` names it.
@@ -241,19 +337,29 @@ def run_app_dir(path: str | Path, platform: str = defaults.PLATFORM, *, seed: in
 
     if mode not in ("threads", "processes"):
         raise QNodeOSError(f"unknown mode {mode!r} (threads or processes)")
+    # every file checked (load_app_dir) and the network read before anything is created or started
     spec = app_network(load_app_dir(path), network, platform=platform, preset=preset, device_config=device_config)
     run_dir = new_run_dir(log_dir) if log_dir is not None else None
     keep = trace or run_dir is not None
-    if mode == "processes":
-        from .processes import run_app_dir_processes
+    # Without a log directory, netqasm's own logs go to one scratch directory of this process (never
+    # one per node process: a node that is killed cannot clean up); removed on every way out of here,
+    # and by the world process if this process is killed.
+    scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX) if run_dir is None else None
+    try:
+        if mode == "processes":
+            from .processes import run_app_dir_processes
 
-        run = run_app_dir_processes(path, platform, seed=seed, preset=preset, overrides=overrides,
-                                    timeout_s=timeout_s, request_timeout_s=request_timeout_s,
-                                    recv_timeout_s=recv_timeout_s, app_output=app_output,
-                                    timing=timing, trace=keep, run_dir=run_dir, network=spec)
-    else:
-        run = _run_threads_mode(path, platform, seed, preset, overrides, timeout_s, request_timeout_s,
-                                recv_timeout_s, spec, timing, keep, run_dir)
+            run = run_app_dir_processes(path, platform, seed=seed, preset=preset, overrides=overrides,
+                                        timeout_s=timeout_s, request_timeout_s=request_timeout_s,
+                                        recv_timeout_s=recv_timeout_s, app_output=app_output,
+                                        timing=timing, trace=keep, run_dir=run_dir, network=spec,
+                                        scratch_dir=scratch)
+        else:
+            run = _run_threads_mode(path, platform, seed, preset, overrides, timeout_s, request_timeout_s,
+                                    recv_timeout_s, spec, timing, keep, run_dir, scratch)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     if run_dir is not None:
         write_run(run_dir, run)
         run.log_dir = run_dir
@@ -308,10 +414,12 @@ def _introduce(service: Any, role: str, node_of_role: dict[str, str]) -> dict[st
 def _run_threads_mode(path: str | Path, platform: str, seed: int | None, preset: str,
                       overrides: dict[str, dict[str, Any]] | None, timeout_s: float,
                       request_timeout_s: float | None, recv_timeout_s: float, spec: NetworkSpec,
-                      timing: NetworkTiming | None, trace: bool, run_dir: Path | None) -> AppRun:
+                      timing: NetworkTiming | None, trace: bool, run_dir: Path | None,
+                      scratch: str | None) -> AppRun:
     """Every node in this process (see :func:`run_app_dir`)."""
     from .local_network import LocalNetwork
 
+    deadline = time.monotonic() + timeout_s
     app = load_app_dir(path)
     with _RUN_LOCK:
         network = LocalNetwork(platform, app.nodes, seed=seed, preset=preset, request_timeout_s=request_timeout_s,
@@ -322,8 +430,9 @@ def _run_threads_mode(path: str | Path, platform: str, seed: int | None, preset:
             mains = import_mains(app)
             network.register_hosts(app.roles)
             network.start()
-            run = run_roles(app, mains, overrides=overrides, timeout_s=timeout_s, log_dir=run_dir,
-                            on_end=lambda role: network.directory.service_of_app(role).host_done(role))
+            run = run_roles(app, mains, overrides=overrides, timeout_s=timeout_s, log_dir=run_dir, scratch_dir=scratch,
+                            on_end=lambda role: network.directory.service_of_app(role).host_done(role),
+                            deadline=deadline, on_deadline=network.stop)
             run.stats = {name: service.stats() for name, service in network.services.items()}
             if trace:
                 run.traces = {name: service.snapshot(service.node.trace.to_dict)

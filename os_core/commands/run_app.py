@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import fcntl
 import json
-import shutil
+import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import IO, Any, Iterator, TextIO
 
 from qnodeos.apps import defaults
 from qnodeos.errors import QNodeOSError
@@ -177,12 +178,13 @@ def _write_network_trace(result: Any, path: Path, app: str) -> None:
 
 @contextlib.contextmanager
 def _application_output(app_output: Path | None, json_mode: bool, mode: str
-                        ) -> Iterator[tuple[TextIO | None, str | None]]:
+                        ) -> Iterator[tuple[TextIO | None, str | IO[bytes] | None]]:
     """Where the applications' prints go: (stream for this process's threads, file for node processes).
 
     Threads mode prints through this process's ``sys.stdout``, redirected around the run; node
-    processes write to a file. Without ``--app-output`` but with ``--json``, node processes write to a
-    temporary file that is copied to stderr after the run.
+    processes write to a file. Without ``--app-output`` but with ``--json``, node processes write to an
+    anonymous temporary file (unlinked from the start, so that no exit, however abrupt, leaves it behind)
+    whose descriptor they inherit; it is copied to stderr after the run.
     """
     if app_output is not None:
         if mode == "threads":
@@ -197,14 +199,13 @@ def _application_output(app_output: Path | None, json_mode: bool, mode: str
     if mode == "threads":
         yield sys.stderr, None
         return
-    with tempfile.TemporaryDirectory(prefix="qnodeos-run-") as tmp:
-        relay = Path(tmp) / "app-output.txt"
-        relay.touch(mode=0o600)
+    with tempfile.TemporaryFile(prefix="qnodeos-run-") as relay:
+        fcntl.fcntl(relay.fileno(), fcntl.F_SETFL, fcntl.fcntl(relay.fileno(), fcntl.F_GETFL) | os.O_APPEND)
         try:
-            yield None, str(relay)
+            yield None, relay
         finally:
-            with open(relay, encoding="utf-8", errors="replace") as f:
-                shutil.copyfileobj(f, sys.stderr)
+            relay.seek(0)
+            sys.stderr.write(relay.read().decode("utf-8", errors="replace"))
             sys.stderr.flush()
 
 

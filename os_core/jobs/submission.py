@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..apps.inputs import InputError, check_inputs
 from ..apps.runner import AppDir, load_app_dir
 from ..errors import QNodeOSError
@@ -87,8 +85,6 @@ def check_app(path: Path, network: NetworkConfig, inputs: dict[str, dict[str, An
     """The application directory at ``path``, checked against ``network``; UploadError otherwise."""
     try:
         app = load_app_dir(path)
-    except yaml.YAMLError as exc:
-        raise UploadError(f"a YAML file of the application cannot be read: {exc}") from None
     except (QNodeOSError, OSError, UnicodeDecodeError) as exc:
         raise UploadError(f"not a runnable application directory: {exc}") from None
     for role in app.roles:

@@ -120,6 +120,7 @@ class NodeService:
                 self.coordinator.leave(self.name)
             except Exception:  # a remote coordinator that is already gone
                 pass
+        self.hosts.close()  # nor does it wait for a host that still runs (a hung role)
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         self._answer_all(QNodeOSError(f"node {self.name} stopped"))
