@@ -97,6 +97,8 @@ def check_source(path: Path) -> None:
     try:
         compile(read_text(path), str(path), "exec", dont_inherit=True)
     except SyntaxError as exc:
+        if exc.lineno is None:  # e.g. a NUL byte in the source (Python 3.11 and later)
+            raise AppDirError(f"{path.name}: not Python source ({exc.msg})") from None
         raise AppDirError(f"{path.name}: syntax error on line {exc.lineno}: {exc.msg}") from None
-    except ValueError as exc:  # e.g. a NUL byte in the source
+    except ValueError as exc:  # a NUL byte in the source (Python 3.10)
         raise AppDirError(f"{path.name}: not Python source ({exc})") from None
