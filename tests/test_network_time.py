@@ -245,3 +245,19 @@ def test_an_ionised_nv_fails_the_request_on_both_nodes_with_the_reason():
     assert set(run.errors) == {"alice", "bob"}, run.errors
     assert any("ionised" in e for e in run.errors.values()), run.errors
     assert all(s["allocated_qubits"] == 0 for s in run.stats.values())
+
+
+def test_measured_entangled_pairs_repeat_in_five_seeded_runs_in_threads_mode():
+    """Issue 10 item 9, its own scenario: both nodes measure their halves as soon as they have them,
+    in threads racing each other; which one measures first used to decide the shared outcome (five
+    seeded runs, five different results). Now the timeline orders them, so the seed fixes the outcomes."""
+    app = Path(__file__).parent / "network_apps" / "measured_pairs"
+    runs = [run_app_dir(app, "trapped_ion", seed=7, preset="realistic", mode="threads", timeout_s=60)
+            for _ in range(5)]
+    assert all(run.ok for run in runs), [run.errors for run in runs]
+    outcomes = [(run.results["alice"], run.results["bob"]) for run in runs]
+    assert outcomes == [outcomes[0]] * 5, outcomes
+    alice, bob = outcomes[0]
+    assert {0, 1} <= set(alice) and sum(a == b for a, b in zip(alice, bob)) >= 6  # random, yet correlated
+    other = run_app_dir(app, "trapped_ion", seed=8, preset="realistic", mode="threads", timeout_s=60)
+    assert (other.results["alice"], other.results["bob"]) != outcomes[0]
