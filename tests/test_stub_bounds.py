@@ -178,3 +178,13 @@ def test_attack_script_targets_loopback_only_and_reports_refusals(capsys):
     assert attack.main(["--only", "stub-partial-headers", "--only", "stub-long-line", "--seconds", "10"]) == 0
     out = capsys.readouterr().out
     assert out.count("REFUSED ") == 2 and "NOT REFUSED" not in out
+
+
+def test_attack_script_replays_the_world_and_link_attacks(capsys):
+    """Issue 10 items 1, 2 and 7 against a world process and keyed mailboxes the script starts itself."""
+    attack = _attack_script()
+    names = ["world-unkeyed", "world-malformed", "link-name-spoof", "link-oversized"]
+    argv = [arg for name in names for arg in ("--only", name)]
+    assert attack.main([*argv, "--seconds", "10", "--mib", "32"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("REFUSED ") == 4 and "NOT REFUSED" not in out and "SKIPPED" not in out, out
