@@ -31,8 +31,13 @@ offers it): ``--no-trace`` (instruction traces off), ``--prune-finished`` (finis
 from the process tables), ``--clear-compile-cache`` (compiled-subroutine caches emptied). The table's
 last three columns are the sizes of those three structures.
 
-The runner leaves a log directory per application run (``tempfile.mkdtemp``, never removed); the soak
-points this process's temporary directory at a private one, counts them and removes them at the end.
+Without a log directory the runner keeps netqasm's own logs in a temporary directory of each run and
+removes it; the soak points this process's temporary files at a private directory and counts what the
+runs leave there (it should be nothing), then removes it.
+
+The nodes share one simulated timeline (see docs/architecture.md): every host — each application role
+and each program thread — has its own simulated clock, and a node acts only when all of its hosts wait
+on it, so the latencies here are wall-clock costs of the whole runtime (coordination included).
 
     python scripts/soak.py --minutes 3 --platform trapped_ion --apps-per-node 3 --programs-per-node 2
 """
@@ -209,14 +214,18 @@ class Stats:
 
 # ---- load -------------------------------------------------------------------------------------------------
 def app_loop(network: LocalNetwork, app_dir: Path, stats: Stats, stop: threading.Event, check: bool,
-             timeout_s: float) -> None:
+             timeout_s: float, recv_timeout_s: float) -> None:
     app = load_app_dir(app_dir)
     pairs = [r[len("alice"):] for r in app.roles if r.startswith("alice")]
+    directory = network.directory
     while not stop.is_set():
         t0 = time.monotonic()
-        bind_netqasm(network.directory, *socket_classes(network.router))
+        bind_netqasm(directory, *socket_classes(directory, recv_timeout_s), simulated=True)
         mains = import_mains(app)
-        run = run_roles(app, mains, timeout_s=timeout_s)
+        for role in app.roles:  # each run's hosts join the running nodes at the network's current time
+            directory.service_of_app(role).register_host(role)
+        run = run_roles(app, mains, timeout_s=timeout_s,
+                        on_end=lambda role: directory.service_of_app(role).host_done(role))
         t1 = time.monotonic()
         if not run.ok:
             stats.error(f"app run: {run.errors}")
@@ -230,23 +239,26 @@ def app_loop(network: LocalNetwork, app_dir: Path, stats: Stats, stop: threading
 
 
 def program_loop(service: Any, name: str, stats: Stats, stop: threading.Event) -> None:
-    while not stop.is_set():
-        t0 = time.monotonic()
-        try:
-            pid = service.open_app(name, max_qubits=1)
+    """One host of ``service`` (its own simulated clock), running programs back to back."""
+    service.register_host(name)
+    try:
+        while not stop.is_set():
+            t0 = time.monotonic()
             try:
-                values = [service.run_subroutine(pid, PROGRAM, None, timeout=60).registers.get("M0")
-                          for _ in range(2)]
-            finally:
-                service.close_app(pid)
-        except Exception as exc:
-            stats.error(f"program {name}: {type(exc).__name__}: {exc}")
-            time.sleep(0.1)
-            continue
-        t1 = time.monotonic()
-        stats.add("program", t1, t1 - t0)
-        if values != [1, 1]:
-            stats.wrong.append(f"program {name}: {values}")
+                pid = service.open_app(name, name, max_qubits=1)
+                try:
+                    values = [service.run_subroutine(name, pid, PROGRAM).registers.get("M0") for _ in range(2)]
+                finally:
+                    service.close_app(name, pid)
+            except Exception as exc:
+                stats.error(f"program {name}: {type(exc).__name__}: {exc}")
+                continue
+            t1 = time.monotonic()
+            stats.add("program", t1, t1 - t0)
+            if values != [1, 1]:
+                stats.wrong.append(f"program {name}: {values}")
+    finally:
+        service.host_done(name)  # the node no longer waits for this host
 
 
 def _trace_off(node: Any) -> None:
@@ -308,15 +320,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     check = args.platform == "trapped_ion" and args.preset == "ideal"  # perfect Phi+: outcomes must agree
-    # The runner makes a log directory per run with tempfile.mkdtemp and never removes it: point this
-    # process's temporary files at a private directory, to count what the runs leave (and only that).
+    # Point this process's temporary files at a private directory, to count what the runs leave behind.
     private_tmp = tempfile.mkdtemp(prefix="qnodeos-soak-")
     tempfile.tempdir = private_tmp
     app_dir = make_app_dir(args.apps_per_node)
     app = load_app_dir(app_dir)
     network = LocalNetwork(args.platform, app.nodes, seed=args.seed, preset=args.preset,
-                           request_timeout_s=args.request_timeout_s, node_of_role=app.node_of_role,
-                           recv_timeout_s=60.0)
+                           request_timeout_s=args.request_timeout_s, node_of_role=app.node_of_role)
     stats, stop = Stats(), threading.Event()
     samples: list[dict[str, Any]] = []
     t_start = time.monotonic()
@@ -326,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_trace:
             for service in network.services.values():
                 service.call(_trace_off, service.node)
-        workers = [threading.Thread(target=app_loop, args=(network, app_dir, stats, stop, check, 120.0),
+        workers = [threading.Thread(target=app_loop, args=(network, app_dir, stats, stop, check, 120.0, 60.0),
                                     name="soak-apps", daemon=True)]
         for name, service in network.services.items():
             for i in range(args.programs_per_node):
