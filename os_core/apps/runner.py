@@ -35,6 +35,11 @@ from .thread_stop import RoleStopped, interrupt, join_all
 _log = logging.getLogger(__name__)
 #: Name prefix of the scratch directory of a run without a log directory (netqasm's own logs).
 SCRATCH_PREFIX = "qnodeos-app-"
+#: How long the threads of roles stopped at the deadline get to end.
+STOP_GRACE_S = 2.0
+#: What a role's error adds when its thread could not be stopped, in threads mode.
+STUCK_IN_THREADS = ("its thread could not be stopped (blocked outside Python code) and runs on: "
+                    "run such roles in processes mode")
 _RUN_LOCK = threading.Lock()  # netqasm's SDK keeps process-wide state: one application run at a time
 
 
@@ -168,7 +173,8 @@ def _from_app_dir(name: str, module: Any, root: Path) -> bool:
     """Whether ``module`` was found because ``root`` was on ``sys.path``: a module file directly in it,
     or a package directory directly in it (and its submodules)."""
     top = name.partition(".")[0]
-    places = [Path(getattr(module, "__file__", None) or "")] if getattr(module, "__file__", None) else []
+    file = getattr(module, "__file__", None)
+    places = [Path(file)] if file else []
     places += [Path(p) / "__init__.py" for p in getattr(module, "__path__", None) or []]  # namespace packages
     return any((p.parent == root and name == top) or (root / top) in p.parents for p in places)
 
@@ -192,9 +198,15 @@ def _import_main(role: str) -> Callable[..., Any]:
     return main
 
 
-#: What a role's error adds when its thread could not be stopped, in threads mode.
-STUCK_IN_THREADS = ("its thread could not be stopped (blocked outside Python code) and runs on: "
-                    "run such roles in processes mode")
+@dataclass(frozen=True)
+class _Limit:
+    """When a run's roles must have ended, and what to do about those that have not."""
+
+    deadline: float
+    timeout_s: float
+    on_deadline: Callable[[], None] | None
+    stop_late: bool
+    stuck: str
 
 
 def run_roles(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[str] | None = None,
@@ -229,19 +241,6 @@ def run_roles(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[str
         return _run_threads(app, mains, roles, overrides, limit, str(scratch_dir), on_end)
     with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, ignore_cleanup_errors=True) as scratch:
         return _run_threads(app, mains, roles, overrides, limit, scratch, on_end)
-
-
-@dataclass(frozen=True)
-class _Limit:
-    deadline: float
-    timeout_s: float
-    on_deadline: Callable[[], None] | None
-    stop_late: bool
-    stuck: str
-
-
-#: How long stopped role threads get to end after the deadline.
-STOP_GRACE_S = 2.0
 
 
 def _run_threads(app: AppDir, mains: dict[str, Callable[..., Any]], roles: list[str],
