@@ -63,11 +63,13 @@ BAD_FILES = [
 ]
 
 
+@pytest.mark.parametrize("mode", ["threads", "processes"])
 @pytest.mark.parametrize("files, message", BAD_FILES, ids=[m.split(":")[0] + ":" + m.split(":")[-1][:25]
                                                             for _, m in BAD_FILES])
-def test_a_malformed_file_is_one_line_naming_it_before_anything_runs(tmp_path, capsys, nothing_runs, files, message):
+def test_a_malformed_file_is_one_line_naming_it_before_anything_runs(tmp_path, capsys, nothing_runs, files, message,
+                                                                      mode):
     app = make_app(tmp_path / "app", files)
-    assert main(["run", str(app), "--no-logs"]) == 2
+    assert main(["run", str(app), "--mode", mode, "--no-logs"]) == 2
     captured = capsys.readouterr()
     assert one_error_line(captured.err).startswith(f"qnodeos run: error: {message}"), captured.err
     assert captured.out == ""
