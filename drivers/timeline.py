@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from qnodeos.hal.errors import ConfigError, DeviceTimeout
-from qnodeos.hal.timeline import NEVER, Delivery, Grant, Herald, LeftNetwork, StandingAttempt, SyncReport
+from qnodeos.hal.timeline import (NEVER, Delivery, Grant, Herald, LeftNetwork, SentMessage, StandingAttempt,
+                                  SyncReport)
 
 if TYPE_CHECKING:
     from .heralding import HeraldingStation
@@ -49,6 +50,7 @@ class _Node:
     grant: Grant | None = None
     told_gone: set[str] = field(default_factory=set)
     told_quiet: bool = False
+    last_sent: tuple[SentMessage, ...] = ()  # its last sync's messages (a leave may repeat them)
 
 
 @dataclass
@@ -100,6 +102,7 @@ class Timeline:
             if me.gone:
                 raise LeftNetwork(f"timeline: node {node!r} has left the network")
             self._apply(me, report)
+            me.last_sent = report.sent
             if self._active == node:
                 self._active = None
             me.grant = None
@@ -118,12 +121,14 @@ class Timeline:
             return grant
 
     def leave(self, node: str, report: SyncReport | None = None) -> None:
-        """``node`` stops taking part; ``report`` (optional) carries the messages it sent last."""
+        """``node`` stops taking part; ``report`` (optional) carries the messages it sent last —
+        possibly those of its sync that has not arrived yet (a sync that comes after the leave is
+        refused, so they are taken here; not again if that sync came first)."""
         with self._cond:
             me = self._nodes.get(node)
             if me is None or me.gone:
                 return
-            if report is not None:
+            if report is not None and report.sent and report.sent != me.last_sent:
                 self._apply(me, SyncReport(None, None, report.sent, ()))
             me.gone, me.joined = True, True
             me.inflight.clear()

@@ -271,7 +271,9 @@ class TimeCoordinator(Protocol):
 
     def leave(self, node: str, report: "SyncReport | None" = None) -> None:
         """The node stops taking part (after ``report``'s messages): its future events vanish, its
-        peers are told."""
+        peers are told. ``report`` may repeat the report of a ``sync`` of the node's that is still on
+        its way (a node stopped while it waits for its turn leaves from another thread, and the leave
+        may overtake that sync): its messages are taken once, whichever arrives first."""
         ...
 
     def note_sent(self, node: str, sent: tuple[SentMessage, ...]) -> None:

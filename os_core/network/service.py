@@ -92,6 +92,7 @@ class NodeService:
         self._stop = threading.Event()
         self._sync_lock = threading.Lock()
         self._in_sync = False
+        self._sync_report: SyncReport | None = None  # the report of the sync the loop waits in
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"qnodeos-{node.name}", daemon=True)
         if mailbox is not None:
@@ -115,9 +116,12 @@ class NodeService:
         with self._sync_lock:
             self._stop.set()
             waiting = self._in_sync or not self._thread.is_alive()
-        if waiting:  # the loop waits for its turn (its last report is in): wake it by leaving
+            pending = self._sync_report if self._in_sync else None
+        if waiting:  # the loop waits for its turn: wake it by leaving. Its last report may still be on
+            # its way (a remote coordinator takes syncs and leaves on different sockets): the leave
+            # repeats it, so that the messages it lists are delivered whichever arrives first
             try:
-                self.coordinator.leave(self.name)
+                self.coordinator.leave(self.name, pending)
             except Exception:  # a remote coordinator that is already gone
                 pass
         self.hosts.close()  # nor does it wait for a host that still runs (a hung role)
@@ -159,7 +163,7 @@ class NodeService:
                     if self._stop.is_set():  # leave with the last report (messages sent since)
                         self.coordinator.leave(self.name, report)
                         return
-                    self._in_sync = True
+                    self._in_sync, self._sync_report = True, report
                 try:
                     grant = self.coordinator.sync(self.name, report, timeout_s=self.SYNC_TIMEOUT_S)
                 finally:
