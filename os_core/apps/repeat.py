@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterator
 
 from ..errors import QNodeOSError
 from ..network.spec import NetworkSpec
@@ -104,7 +105,7 @@ def repeat_app_dir(path: str | Path, num: int, platform: str = defaults.PLATFORM
                    preset: str = defaults.PRESET, overrides: dict[str, dict[str, Any]] | None = None,
                    timeout_s: float = defaults.TIMEOUT_S, request_timeout_s: float | None = defaults.REQUEST_TIMEOUT_S,
                    recv_timeout_s: float = defaults.RECV_TIMEOUT_S, mode: str = defaults.MODE,
-                   app_output: str | None = None, device_config: dict[str, Any] | None = None,
+                   app_output: str | IO[Any] | None = None, device_config: dict[str, Any] | None = None,
                    timing: NetworkTiming | None = None, log_dir: str | Path | None = None,
                    network: NetworkSpec | str | Path | None = None,
                    on_run: Callable[[RunRecord], None] | None = None) -> RepeatedRun:
@@ -120,7 +121,7 @@ def repeat_app_dir(path: str | Path, num: int, platform: str = defaults.PLATFORM
     ``num`` outside 1..:data:`MAX_RUNS` or an unknown ``mode``.
     """
     from .app_network import app_network
-    from .runner import load_app_dir
+    from .runner import SCRATCH_PREFIX, load_app_dir
 
     if isinstance(num, bool) or not isinstance(num, int) or not 1 <= num <= MAX_RUNS:
         raise QNodeOSError(f"the number of runs must be an integer from 1 to {MAX_RUNS}, not {num!r}")
@@ -131,20 +132,27 @@ def repeat_app_dir(path: str | Path, num: int, platform: str = defaults.PLATFORM
     run_dir = new_run_dir(log_dir) if log_dir is not None else None
     recorder = _Recorder(run_dir, on_run)
     started = time.monotonic()
+    scratch = None
     try:
         if mode == "processes":
             from .processes import run_app_dir_processes
 
+            # without a log directory, the runs' logs go to one scratch directory of this process (the
+            # world process removes it should this one be killed; a node process could not)
+            scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX) if run_dir is None else None
             last = run_app_dir_processes(path, platform, seed=seed, preset=preset, overrides=overrides,
                                          timeout_s=timeout_s, request_timeout_s=request_timeout_s,
                                          recv_timeout_s=recv_timeout_s, app_output=app_output, timing=timing,
-                                         run_dir=run_dir, network=spec, runs=num, on_run=recorder)
+                                         run_dir=run_dir, scratch_dir=scratch, network=spec, runs=num,
+                                         on_run=recorder)
             stats, stopped = last.stats, last.errors.get("*")
         else:
             stats, stopped = _threads_series(app, spec, platform, seed, preset, overrides, timeout_s,
                                              request_timeout_s, recv_timeout_s, timing, run_dir, num, recorder)
     finally:
         recorder.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     series = RepeatedRun(recorder.runs, aggregate(r.to_dict() for r in recorder.runs), stats,
                          time.monotonic() - started, stopped, run_dir)
     if run_dir is not None:

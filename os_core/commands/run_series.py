@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from typing import Any, Iterator, TextIO
+from typing import IO, Any, Iterator, TextIO
 
 from qnodeos.apps import defaults
 from qnodeos.errors import QNodeOSError
@@ -19,7 +19,7 @@ SHOWN_FAILURES = 10
 
 
 def run_series(args: argparse.Namespace, app: Any, inputs: dict[str, dict[str, Any]], network: Any, platform: str,
-               mode: str, stream: TextIO | None, file_for_nodes: str | None) -> int:
+               mode: str, stream: TextIO | None, file_for_nodes: str | IO[bytes] | None) -> int:
     from qnodeos.apps.repeat import repeat_app_dir
 
     show_bar = not args.json and sys.stderr.isatty()
