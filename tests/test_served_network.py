@@ -253,10 +253,11 @@ def _processes_with(text: str) -> list[int]:
     return pids
 
 
-def _teleport_archive() -> bytes:
+def _app_sources_zip(folder: Path) -> bytes:
+    """An application directory's ``app_*.py`` files alone, as a zip (its YAML files stay out)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as zf:
-        for source in (APPS / "teleport").glob("app_*.py"):
+        for source in folder.glob("app_*.py"):
             zf.write(source, source.name)
     return out.getvalue()
 
@@ -280,7 +281,7 @@ def test_up_runs_apps_from_the_cli_and_as_jobs_and_stops_every_part_on_sigterm(t
         token = (tmp_path / "jobs" / "demo.token").read_text().strip()
         assert (tmp_path / "jobs" / "demo.token").stat().st_mode & 0o077 == 0
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-            job = client.post("/api/jobs", files={"archive": ("teleport.zip", _teleport_archive())},
+            job = client.post("/api/jobs", files={"archive": ("teleport.zip", _app_sources_zip(APPS / "teleport"))},
                               data={"runs": "3", "inputs": '{"sender": {"theta": 1.2, "phi": 0.3}}'})
             assert job.status_code == 201, job.text
             job_id = job.json()["id"]
@@ -307,14 +308,6 @@ def test_up_runs_apps_from_the_cli_and_as_jobs_and_stops_every_part_on_sigterm(t
             os.killpg(up.pid, signal.SIGKILL)
 
 
-def _pairs_archive() -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        for source in PAIRS_APP.glob("app_*.py"):
-            zf.write(source, source.name)
-    return out.getvalue()
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_node_killed_during_a_job_fails_the_job_naming_it_and_the_rest_keeps_running(tmp_path):
     httpx = pytest.importorskip("httpx")
@@ -326,7 +319,7 @@ def test_a_node_killed_during_a_job_fails_the_job_naming_it_and_the_rest_keeps_r
         url = log.read_text().split("job service and dashboard: ", 1)[1].split("/ ", 1)[0]
         token = (tmp_path / "jobs" / "demo.token").read_text().strip()
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-            job = client.post("/api/jobs", files={"archive": ("pairs.zip", _pairs_archive())},
+            job = client.post("/api/jobs", files={"archive": ("pairs.zip", _app_sources_zip(PAIRS_APP))},
                               data={"runs": "2", "inputs": '{"alice": {"n": 1000000}, "bob": {"n": 1000000}}'}).json()
             _wait_for(lambda: client.get(f"/api/jobs/{job['id']}").json()["status"] == "running"
                       and client.get("/api/nodes").json()["nodes"]["bob"].get("entanglement") is not None, 60,
