@@ -69,9 +69,22 @@ class Timeline:
 
     ``nodes``: every node that will take part, in tie-break order; nobody is granted before all have
     joined. ``stations``: the heralding station of each link, keyed by the sorted node pair.
+    ``max_lead_ns``: no grant reaches further than this past its start. A node granted while every
+    other node was idle would otherwise run without bound; something new that starts on an idle node
+    meanwhile (:meth:`wake`: an application host connects) could not get a turn until the busy node
+    ran out of work — which a node fed by its own hosts never does. A granted node thus reports back
+    at least once per ``max_lead_ns`` of its simulated time, and a wake waits at most that long.
     """
 
-    def __init__(self, nodes: list[str], stations: dict[tuple[str, str], "HeraldingStation"] | None = None) -> None:
+    #: default longest grant (simulated time): short enough that a woken node waits little, long
+    #: enough that a node running alone reports back rarely (a sync costs a few µs in-process)
+    MAX_LEAD_NS = 10_000_000
+
+    def __init__(self, nodes: list[str], stations: dict[tuple[str, str], "HeraldingStation"] | None = None,
+                 max_lead_ns: int = MAX_LEAD_NS) -> None:
+        if isinstance(max_lead_ns, bool) or not isinstance(max_lead_ns, int) or max_lead_ns < 1:
+            raise ConfigError(f"timeline: max_lead_ns={max_lead_ns!r} must be a positive integer (ns)")
+        self.max_lead_ns = max_lead_ns
         if len(set(nodes)) != len(nodes) or not nodes:
             raise ConfigError(f"timeline: node names must be unique and non-empty, got {nodes!r}")
         self._nodes = {name: _Node(name, i) for i, name in enumerate(nodes)}
@@ -81,7 +94,7 @@ class Timeline:
         self._epochs: dict[tuple[str, str], _Epoch] = {}
         self._cond = threading.Condition()
         self._active: str | None = None
-        self.horizon_ns = 0  # no node has acted later than this
+        self.horizon_ns = 0  # the latest time a node was granted or reported (where a woken node starts)
         self.steps = 0  # grants handed out (a measure of synchronisation cost)
 
     @property
@@ -305,6 +318,9 @@ class Timeline:
             return
         others = [(times[n.name], n.order) for n in live if n is not chosen]
         bound, bound_order = min(others, default=(NEVER, 0))
+        inclusive = chosen.order < bound_order
+        if t + self.max_lead_ns < bound:  # report back in time for a node woken meanwhile
+            bound, inclusive = t + self.max_lead_ns, False
         # a herald that is due now belongs to both ends: hand it over to each at its turn
         h, peer = self._herald_of(chosen)
         if h == t and peer is not None:
@@ -318,9 +334,10 @@ class Timeline:
         gone = tuple(sorted(n.name for n in self._nodes.values() if n.gone and n.name not in chosen.told_gone))
         chosen.told_gone.update(gone)
         chosen.last_ns = int(t)
+        self.horizon_ns = max(self.horizon_ns, int(t))
         for n in live:
             n.told_quiet = False
-        chosen.grant = Grant(int(t), bound, inclusive=chosen.order < bound_order, deliveries=deliveries,
+        chosen.grant = Grant(int(t), bound, inclusive=inclusive, deliveries=deliveries,
                              heralds=heralds, gone=gone)
         self._active = chosen.name
         self.steps += 1
@@ -346,7 +363,9 @@ class Timeline:
             if not n.told_quiet or gone:
                 n.told_quiet = True
                 n.told_gone.update(gone)
-                n.grant = Grant(n.last_ns, NEVER, deliveries=(), gone=gone, quiescent=True)
+                # bounded too: a host connecting to this node meanwhile must not let it run on for
+                # ever while a host connecting to another node waits for a turn
+                n.grant = Grant(n.last_ns, n.last_ns + self.max_lead_ns, deliveries=(), gone=gone, quiescent=True)
                 self._active = n.name
                 self.steps += 1
                 self._cond.notify_all()
