@@ -142,6 +142,22 @@ def test_driver_seed_and_preset_override_the_config_file(program, tmp_path, caps
     assert "latest 2 of" in out.err
 
 
+@pytest.mark.parametrize("preset", ["humphreys-2018", "pompili-2021", "qnodeos-nv-2025"])
+def test_presets_named_after_experiments_are_accepted(program, capsys, preset):
+    assert main(["run", str(program), "--preset", preset, "--json"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    assert result["state"] == "done"
+
+
+def test_an_unknown_preset_is_refused_with_the_platforms_presets(program, capsys, solo_app):
+    assert main(["run", str(program), "--preset", "delft-2099"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "preset='delft-2099' is unknown" in line and "humphreys-2018" in line and "pompili-2021" in line
+    assert main(["run", str(solo_app), "--platform", "trapped_ion", "--preset", "humphreys-2018"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "preset='humphreys-2018' is unknown" in line and "stephenson-2020" in line
+
+
 # ---- inputs ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("item, message", [
     ("carol.theta=1", "no role 'carol' (roles: receiver, sender)"),

@@ -40,9 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="subroutine files, run in order as one process; or one application directory")
     both = p.add_argument_group("both kinds of run")
     both.add_argument("--seed", type=int, help="seed of the mock devices (reproducible runs)")
-    both.add_argument("--preset", choices=defaults.PRESETS,
-                      help=f"mock device noise (default: {defaults.PRESET}; overrides the --config file's "
-                           "[driver] preset)")
+    both.add_argument("--preset", metavar="NAME",
+                      help=f"mock device noise: {' or '.join(defaults.PRESETS)}, or a preset named after the "
+                           "experiment it reproduces (e.g. humphreys-2018, qnodeos-ion-2025; docs/realism.md lists "
+                           f"them; an unknown name is refused with the list) (default: {defaults.PRESET}; "
+                           "overrides the --config file's [driver] preset)")
     both.add_argument("--trace", type=Path,
                       help="write the timeline JSON here (checked before the run): one node's for program files, "
                            "every node's for an application directory (`qnodeos trace plot|export` read both)")
