@@ -19,7 +19,7 @@ go idle, prints a JSON summary and checks:
 
 * no application run or program failed (``--max-errors``);
 * memory is flat: the median RSS of the last quarter is within ``--tolerance`` of the first quarter's
-  (after ``--warmup-s``);
+  (after ``--warmup-s``), less the soak's own latency records (16 bytes a run, column "own MiB");
 * latency is flat: the same for the median application-run latency and the median program latency;
 * nothing is leaked: no qubit allocated, no process open, no entanglement record, no EGP request, no
   extra threads, on either node.
@@ -44,6 +44,7 @@ on it, so the latencies here are wall-clock costs of the whole runtime (coordina
 from __future__ import annotations
 
 import argparse
+import bisect
 import glob
 import json
 import os
@@ -51,6 +52,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+from array import array
 import threading
 import time
 from pathlib import Path
@@ -183,11 +185,35 @@ def median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+class Latencies:
+    """Finish times and durations of one kind of run, in two flat float arrays (16 bytes a record:
+    the soak must not grow by much while it measures growth; see :meth:`Stats.own_bytes`)."""
+
+    def __init__(self) -> None:
+        self.finished = array("d")
+        self.seconds = array("d")
+
+    def add(self, finished: float, seconds: float) -> None:
+        self.finished.append(finished)
+        self.seconds.append(seconds)
+
+    def between(self, lo: float, hi: float) -> list[float]:
+        """Durations of the runs that finished in ``(lo, hi]``; the finish times are increasing."""
+        start, end = bisect.bisect_right(self.finished, lo), bisect.bisect_right(self.finished, hi)
+        return list(self.seconds[start:end])
+
+    def all(self) -> list[float]:
+        return list(self.seconds)
+
+    def nbytes(self) -> int:
+        return (len(self.finished) + len(self.seconds)) * self.finished.itemsize
+
+
 class Stats:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.app_latency: list[tuple[float, float]] = []  # (finished at, seconds)
-        self.program_latency: list[tuple[float, float]] = []
+        self.app_latency = Latencies()
+        self.program_latency = Latencies()
         self.app_runs = 0
         self.programs = 0
         self.errors: list[str] = []
@@ -198,10 +224,15 @@ class Stats:
         with self.lock:
             if what == "app":
                 self.app_runs += 1
-                self.app_latency.append((finished, seconds))
+                self.app_latency.add(finished, seconds)
             else:
                 self.programs += 1
-                self.program_latency.append((finished, seconds))
+                self.program_latency.add(finished, seconds)
+
+    def own_bytes(self) -> int:
+        """Memory the soak's own latency records hold (subtracted from RSS for the flatness check)."""
+        with self.lock:
+            return self.app_latency.nbytes() + self.program_latency.nbytes()
 
     def error(self, text: str) -> None:
         with self.lock:
@@ -344,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
                                                 name=f"soak-{name}-{i}", daemon=True))
         for w in workers:
             w.start()
-        header = (f"{'t s':>6} {'apps':>5} {'progs':>6} {'err':>4} {'RSS MiB':>8} {'app p50':>8} {'app p95':>8} "
+        header = (f"{'t s':>6} {'apps':>5} {'progs':>6} {'err':>4} {'RSS MiB':>8} {'own MiB':>7} {'app p50':>8} {'app p95':>8} "
                   f"{'prog p50':>9} {'prog p95':>9} {'thr':>4} {'fds':>4} {'proc tbl':>9} {'trace rows':>10} "
                   f"{'compiled':>8}")
         print(f"soak: {args.platform}, {args.apps_per_node} application pairs per run, "
@@ -359,8 +390,8 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(max(0.0, min(next_sample, t_start + duration) - now))
             now = time.monotonic()
             with stats.lock:
-                apps = [s for t, s in stats.app_latency if last < t <= now]
-                progs = [s for t, s in stats.program_latency if last < t <= now]
+                apps = stats.app_latency.between(last, now)
+                progs = stats.program_latency.between(last, now)
                 n_apps, n_progs, n_err = stats.app_runs, stats.programs, stats.error_count
             if args.prune_finished:
                 for service in network.services.values():
@@ -371,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
             views = {n: node_view(s) for n, s in network.services.items()}
             sample = {"t": round(now - t_start, 1), "app_runs": n_apps, "programs": n_progs, "errors": n_err,
                       "rss_mib": round(rss_mib(), 1),
+                      "own_mib": round(stats.own_bytes() / 2**20, 2),
                       "app_p50_ms": _ms(median(apps)), "app_p95_ms": _ms(pct(apps, 0.95)),
                       "prog_p50_ms": _ms(median(progs)), "prog_p95_ms": _ms(pct(progs, 0.95)),
                       "threads": threading.active_count(), "fds": open_fds(),
@@ -378,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
                       "trace_rows": sum(v["trace_rows"] for v in views.values()),
                       "compile_cache": sum(v["compile_cache"] for v in views.values())}
             samples.append(sample)
-            print(f"{sample['t']:>6} {n_apps:>5} {n_progs:>6} {n_err:>4} {sample['rss_mib']:>8} "
+            print(f"{sample['t']:>6} {n_apps:>5} {n_progs:>6} {n_err:>4} {sample['rss_mib']:>8} {sample['own_mib']:>7} "
                   f"{_f(sample['app_p50_ms']):>8} {_f(sample['app_p95_ms']):>8} {_f(sample['prog_p50_ms']):>9} "
                   f"{_f(sample['prog_p95_ms']):>9} {sample['threads']:>4} {sample['fds']:>4} "
                   f"{sample['process_table']:>9} {sample['trace_rows']:>10} {sample['compile_cache']:>8}", flush=True)
@@ -430,20 +462,21 @@ def summarise(args: Any, samples: list[dict[str, Any]], stats: Stats, end: dict[
     t_first = (args.warmup_s, args.warmup_s + span / 4)
     t_last = (duration - span / 4, duration + 1)
 
-    def window(series: list[tuple[float, float]], lo_hi: tuple[float, float]) -> list[float]:
-        return [s for t, s in series if lo_hi[0] <= t - t_start < lo_hi[1]]
+    def window(series: Latencies, lo_hi: tuple[float, float]) -> list[float]:
+        return series.between(t_start + lo_hi[0], t_start + lo_hi[1])
 
     app_first, app_last = window(stats.app_latency, t_first), window(stats.app_latency, t_last)
     prog_first, prog_last = window(stats.program_latency, t_first), window(stats.program_latency, t_last)
-    all_app = [s for _, s in stats.app_latency]
-    all_prog = [s for _, s in stats.program_latency]
+    all_app = stats.app_latency.all()
+    all_prog = stats.program_latency.all()
 
     def lat(values: list[float]) -> dict[str, Any]:
         return {"n": len(values), "p50_ms": _ms(median(values)), "p95_ms": _ms(pct(values, 0.95)),
                 "p99_ms": _ms(pct(values, 0.99)), "max_ms": _ms(max(values) if values else None)}
 
-    rss_first = median([s["rss_mib"] for s in first])
-    rss_last = median([s["rss_mib"] for s in last])
+    # the network's memory: this process's RSS less the soak's own latency records (16 bytes a run)
+    rss_first = median([s["rss_mib"] - s["own_mib"] for s in first])
+    rss_last = median([s["rss_mib"] - s["own_mib"] for s in last])
     checks: dict[str, Any] = {}
 
     def flat(name: str, a: float | None, b: float | None) -> None:
