@@ -55,6 +55,11 @@ ROWS: list[Row] = [
         Published(0.51, None, "s", QN + ", public traces", "unverified", "mean of 6 delegated-computation traces",
                   tolerance=0.1, tolerance_why="no error bar; 20 % for a mean derived from a few traces"),
         measure.pair_time_through_os_s, "fitted"),
+    Row("teleportation fidelity, 6 cardinal states (netqasm's teleport example)", "nv", "qnodeos-nv-2025",
+        Published(0.702, 0.011, "", HE22 + "; " + PF14, "unverified",
+                  "Delft NV teleportation: 0.702(11) non-neighbouring (Hermans), 0.77(3) adjacent (Pfaff); "
+                  "QNodeOS published none"),
+        measure.teleport_fidelity, "predicted"),
     Row("DQC: server's wait between its two subroutines (S1 end -> S2 start)", "nv", "qnodeos-nv-2025",
         Published(3.7, None, "ms", QN + ", public traces", "unverified", "range 3.2-4.2 ms over 6 traces",
                   tolerance=0.5, tolerance_why="half the published range"),
@@ -64,11 +69,6 @@ ROWS: list[Row] = [
                   "(ours: the server qubit's time from entanglement to measurement)",
                   tolerance=0.5, tolerance_why="quoted without error bar; 10 %"),
         measure.dqc_latency_ms, "predicted"),
-    Row("teleportation fidelity, 6 cardinal states (netqasm's teleport example)", "nv", "qnodeos-nv-2025",
-        Published(0.702, 0.011, "", HE22 + "; " + PF14, "unverified",
-                  "Delft NV teleportation: 0.702(11) non-neighbouring (Hermans), 0.77(3) adjacent (Pfaff); "
-                  "QNodeOS published none"),
-        measure.teleport_fidelity, "predicted"),
     # -- Humphreys 2018 -------------------------------------------------------------------------------
     Row("entangling rate (up to)", "nv", "humphreys-2018",
         Published(39.0, None, "Hz", H18, "read", "abstract: 'up to 39 Hz'",
