@@ -135,6 +135,28 @@ def pair_time_through_os_s(platform: str, preset: str, ctx: Context) -> Measured
                     f"{n} pairs of one request through the OS, network schedule bins, simulated clock")
 
 
+def _dqc_ms(platform: str, preset: str, ctx: Context, what: str) -> Measured:
+    """Mean ± standard error, in ms, of ``what`` (a :class:`~.dqc.DqcRound` property) over the
+    repetitions of one run of the delegated-computation application (see :mod:`.dqc`)."""
+    from .dqc import timed_rounds
+
+    rounds = timed_rounds(platform, preset, ctx.n(20), ctx.seed)
+    ms = np.array([getattr(r, what) for r in rounds], dtype=float) / 1e6
+    return Measured(float(ms.mean()), float(ms.std(ddof=1) / math.sqrt(len(ms))),
+                    f"{len(ms)} repetitions of a DQC application (NetQASM SDK, client and server) through the OS "
+                    "and network stack, read from the server's trace on the simulated clock")
+
+
+def dqc_server_waiting_ms(platform: str, preset: str, ctx: Context) -> Measured:
+    """The server's qubit between its two subroutines: start of S2 − end of S1."""
+    return _dqc_ms(platform, preset, ctx, "waiting_ns")
+
+
+def dqc_latency_ms(platform: str, preset: str, ctx: Context) -> Measured:
+    """End-to-end latency: from the herald (the pair delivered to the server's S1) to the end of S2."""
+    return _dqc_ms(platform, preset, ctx, "latency_ns")
+
+
 def pair_rate_hz(platform: str, preset: str, ctx: Context) -> Measured:
     t = pair_time_s(platform, preset, ctx)
     return Measured(1.0 / t.value, t.error / t.value ** 2, t.method.replace("mean time per pair", "1 / mean time per pair"))
