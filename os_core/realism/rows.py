@@ -81,8 +81,9 @@ ROWS: list[Row] = [
         measure.pair_rate_hz, "fitted"),
     Row("teleportation between non-neighbouring nodes, 6 cardinal states (own three-node app)", "nv", "pompili-2021",
         Published(0.702, 0.011, "", HE22, "unverified",
-                  "charlie -> alice through bob's swap, state inserted after the teleporter is heralded, "
-                  "real-time feed-forward; the state set is not verified"),
+                  "charlie -> alice through bob's swap (bob's memory, second link stopped after 1000 attempts: "
+                  "Fig. 3 [read]), state inserted after the teleporter is heralded, real-time feed-forward; "
+                  "value and state set not verified"),
         network_teleport.teleport_between_non_neighbours, "predicted"),
     # -- QNodeOS-style trapped-ion node (Innsbruck photon interface) -----------------------------------
     Row("ion-photon Bell-state fidelity", "trapped_ion", "qnodeos-ion-2025",
