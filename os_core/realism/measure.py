@@ -2,7 +2,7 @@
 
 Exact figures come from density matrices of states produced *through* the devices (instructions on
 the HAL, pairs heralded by the heralding station); sampled figures (rates, attempt counts, the
-teleportation average) come with their standard error. Each function returns a
+teleportation averages) come with their standard error. Each function returns a
 :class:`~qnodeos.realism.figures.Measured` whose ``method`` says which.
 """
 from __future__ import annotations
@@ -229,7 +229,10 @@ CARDINAL_STATES = ((0.0, 0.0), (0.0, math.pi), (0.0, math.pi / 2), (math.pi, mat
 def teleport_fidelity(platform: str, preset: str, ctx: Context) -> Measured:
     """netqasm's own teleport example, run unchanged through ``qnodeos.apps.runner.run_app_dir`` on
     two mock nodes (OS, EGP, network stack), for the six cardinal states; the receiver reports the
-    state it holds (netqasm's simulation-only branch) and the fidelity <psi|rho|psi> is averaged."""
+    state it holds (netqasm's simulation-only branch) and the fidelity <psi|rho|psi> is averaged.
+    Not a row of the table: no experiment published this protocol's figure (docs/realism.md,
+    "netqasm's teleport example"); the published teleportation is
+    :func:`qnodeos.realism.network_teleport.teleport_between_non_neighbours`."""
     from .teleport import run_netqasm_teleport
 
     runs = ctx.n(4)

@@ -14,14 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import measure
+from . import measure, network_teleport
 from .figures import Measured, Published
 
 QN = "Delle Donne et al., Nature 639, 321 (2025) [QNodeOS]"
 H18 = "Humphreys et al., Nature 558, 268 (2018)"
 P21 = "Pompili et al., Science 372, 259 (2021)"
 HE22 = "Hermans et al., Nature 605, 663 (2022)"
-PF14 = "Pfaff et al., Science 345, 532 (2014)"
 C24 = "Canteri et al., arXiv:2406.09480 (2024)"
 S20 = "Stephenson et al., PRL 124, 110501 (2020)"
 
@@ -55,11 +54,6 @@ ROWS: list[Row] = [
         Published(0.51, None, "s", QN + ", public traces", "unverified", "mean of 6 delegated-computation traces",
                   tolerance=0.1, tolerance_why="no error bar; 20 % for a mean derived from a few traces"),
         measure.pair_time_through_os_s, "fitted"),
-    Row("teleportation fidelity, 6 cardinal states (netqasm's teleport example)", "nv", "qnodeos-nv-2025",
-        Published(0.702, 0.011, "", HE22 + "; " + PF14, "unverified",
-                  "Delft NV teleportation: 0.702(11) non-neighbouring (Hermans), 0.77(3) adjacent (Pfaff); "
-                  "QNodeOS published none"),
-        measure.teleport_fidelity, "predicted"),
     Row("DQC: server's wait between its two subroutines (S1 end -> S2 start)", "nv", "qnodeos-nv-2025",
         Published(3.7, None, "ms", QN + ", public traces", "unverified", "range 3.2-4.2 ms over 6 traces",
                   tolerance=0.5, tolerance_why="half the published range"),
@@ -85,6 +79,12 @@ ROWS: list[Row] = [
     Row("link rate", "nv", "pompili-2021",
         Published(10.0, None, "Hz", P21, "unverified", tolerance=1.0, tolerance_why="'~10 Hz' in the notes"),
         measure.pair_rate_hz, "fitted"),
+    Row("teleportation between non-neighbouring nodes, 6 cardinal states (own three-node app)", "nv", "pompili-2021",
+        Published(0.702, 0.011, "", HE22, "unverified",
+                  "charlie -> alice through bob's swap (bob's memory, second link stopped after 1000 attempts: "
+                  "Fig. 3 [read]), state inserted after the teleporter is heralded, real-time feed-forward; "
+                  "value and state set not verified"),
+        network_teleport.teleport_between_non_neighbours, "predicted"),
     # -- QNodeOS-style trapped-ion node (Innsbruck photon interface) -----------------------------------
     Row("ion-photon Bell-state fidelity", "trapped_ion", "qnodeos-ion-2025",
         Published(0.92, 0.01, "", C24, "read"), measure.ion_photon_fidelity, "configured"),
@@ -102,9 +102,6 @@ ROWS: list[Row] = [
 ]
 
 PENDING: list[Pending] = [
-    Pending("teleportation between non-neighbouring nodes", "nv", "pompili-2021",
-            Published(0.702, 0.011, "", HE22, "unverified"),
-            "a three-node application with entanglement swapping at the middle node"),
     Pending("three-node GHZ state fidelity", "nv", "pompili-2021",
             Published(0.538, 0.018, "", P21, "unverified"), "a three-node GHZ application"),
 ]

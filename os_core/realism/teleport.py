@@ -88,7 +88,7 @@ def run_netqasm_teleport(platform: str, preset: str, phi: float, theta: float, s
 
     ``timing`` (default: the documented lab-like latencies) and ``device_config`` (mock-device
     settings on top of ``preset``) switch parts of the noise off one at a time, which is how the
-    fidelity's losses are told apart (docs/realism.md, row 4)."""
+    fidelity's losses are told apart (docs/realism.md, "netqasm's teleport example")."""
     from qnodeos.apps.runner import run_app_dir
 
     root = app_dir()
