@@ -19,7 +19,7 @@ $(FILE_LIST): FORCE
 	@mkdir -p $(VENV)
 	@echo "$(PACKAGE_FILES)" | cmp -s - $@ || echo "$(PACKAGE_FILES)" > $@
 
-$(STAMP): pyproject.toml setup.py drivers/_engine.pyx $(FILE_LIST)
+$(STAMP): pyproject.toml setup.py drivers/_engine.pyx drivers/_sequence_runner.pxi $(FILE_LIST)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	PYTHONWARNINGS="ignore:Editable installation" \

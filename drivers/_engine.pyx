@@ -1153,10 +1153,15 @@ cdef class StateEngine:
             raise ValueError(f"idle time dt must be finite and >= 0, got {dt!r}")
         if a1 < 0.0 or a2 < 0.0 or a1 != a1 or a2 != a2:
             raise ValueError(f"t1 and t2 must be >= 0 (0 or inf = none), got t1={t1!r}, t2={t2!r}")
+        if not _no_time(a1) and not _no_time(a2) and a2 > 2.0 * a1:
+            raise ValueError(f"unphysical coherence times: t2={t2!r} > 2*t1={2.0 * a1!r} (need t2 <= 2*t1)")
+        self._idle_bit(reg, reg.bit(q), t, a1, a2)
+
+    cdef void _idle_bit(self, _Register reg, Py_ssize_t b, double t, double a1, double a2):
+        """The T1/T2 pass of :meth:`idle` on bit b of reg, arguments already checked (the
+        sequence runner calls it with times it checked once)."""
         cdef bint has1 = not _no_time(a1)
         cdef bint has2 = not _no_time(a2)
-        if has1 and has2 and a2 > 2.0 * a1:
-            raise ValueError(f"unphysical coherence times: t2={t2!r} > 2*t1={2.0 * a1!r} (need t2 <= 2*t1)")
         cdef double e1 = exp(-t / a1) if has1 else 1.0
         cdef double e2
         if has2:
@@ -1166,7 +1171,7 @@ cdef class StateEngine:
         else:
             e2 = 1.0
         self._set_s(1.0, 1.0 - e1, e2, 0.0, e1)
-        self._run1(reg, reg.bit(q))
+        self._run1(reg, b)
 
     # -- two-qubit channels ----------------------------------------------------
 
@@ -1394,3 +1399,6 @@ cdef class StateEngine:
             perm = [order.index(q) for q in qs]
             full = full.reshape((2,) * (2 * k)).transpose(perm + [i + k for i in perm])
         return np.array(full.reshape(1 << k, 1 << k), dtype=np.complex128, order="C", copy=True)
+
+
+include "_sequence_runner.pxi"

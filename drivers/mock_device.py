@@ -16,7 +16,9 @@ Randomness: measurements and readout errors draw from the device's own generator
 from __future__ import annotations
 
 import abc
+import array
 import math
+import operator
 import threading
 import zlib
 from functools import lru_cache
@@ -153,18 +155,24 @@ class MockDevice(QDevice):
         self._now = 0
         self._links: dict[str, HeraldingStation] = {}
         self._handles = [self._space.add_qubit() for _ in self._caps.qubits]
-        self._last = [0] * len(self._handles)
-        self._reset_at = [0] * len(self._handles)  # when each qubit last started afresh (see _idle)
+        # per qubit, when it was last brought up to date and when it last started afresh (see _idle);
+        # typed arrays, shared with the fast path's runner (which reads and writes them in C)
+        self._last = array.array("q", [0] * len(self._handles))
+        self._reset_at = array.array("q", [0] * len(self._handles))
         self._coherence = [(q.t1_ns, q.t2_ns) for q in self._caps.qubits]
         self._handlers: dict[type, Callable[[Any, NativeOperation | None], Response]] = {
             Init: self._init, Rotate: self._rotate, ControlledRotate: self._two_qubit,
             MolmerSorensen: self._two_qubit, Measure: self._measure, EntangleAttempt: self._entangle,
             Wait: self._wait,
         }
-        self._plans = SequencePlans(self)
         cls = type(self)
-        self._fast_class = cls.execute is MockDevice.execute and all(
+        fast_class = cls.execute is MockDevice.execute and all(
             getattr(cls, name) is getattr(MockDevice, name) for name in _PLANNED_HANDLERS)
+        self._plans = SequencePlans(self, fast_class)
+        if cls.execute_sequence is MockDevice.execute_sequence:
+            # the executor calls this once per NetQASM instruction: the runner's own method, no
+            # Python frame in between (the same behaviour as the method below)
+            self.execute_sequence = self._plans.execute_sequence  # type: ignore[method-assign]
 
     @classmethod
     def from_config(cls: type[_Device], node: str = "node", seed: int | None = None,
@@ -204,14 +212,20 @@ class MockDevice(QDevice):
         if not (math.isinf(t1) and math.isinf(t2)):
             self._space.idle(self._handles[q], t_to - t_from, t1, t2)
 
+    def _idle_model(self) -> list[tuple[str, float, float]]:
+        """Per qubit, what :meth:`_idle` does, for the fast path's compiled runner: ("none" or
+        "markov", t1, t2). A subclass that overrides ``_idle`` describes it here too (or the runner
+        calls its ``_idle`` back)."""
+        return [("none" if math.isinf(t1) and math.isinf(t2) else "markov", t1, t2) for t1, t2 in self._coherence]
+
     # -- QDevice -----------------------------------------------------------------------------------
     @property
     def capabilities(self) -> Capabilities:
         return self._caps
 
-    @property
-    def now_ns(self) -> int:
-        return self._now
+    # a property whose getter is C (attrgetter), not a Python frame: the executor reads the clock
+    # after every quantum instruction
+    now_ns = property(operator.attrgetter("_now"), doc="The device clock (ns).")
 
     @property
     def state_space(self) -> SharedStateSpace:
@@ -263,13 +277,7 @@ class MockDevice(QDevice):
         refusal, a wait, an entanglement attempt, or ``execute`` replaced by a subclass or on this
         instance (so whatever wraps it still sees every instruction). See
         :mod:`qnodeos.drivers.fast_path`."""
-        if not self._fast_class or "execute" in self.__dict__:
-            return None
-        with self._lock:
-            plan = self._plans.plan(instructions)
-            if plan is None:
-                return None
-            return self._plans.run(plan, respond), plan[1]
+        return self._plans.execute_sequence(instructions, respond)
 
     def _note_fresh_state(self, instr: PhysicalInstruction, response: Response) -> None:
         """Record when a qubit's state started afresh (initialised, measured, newly heralded)."""

@@ -64,6 +64,11 @@ class MockIonDevice(MockDevice):
             keep = math.exp(-(tau1 * tau1 - tau0 * tau0) / (t2 * t2))
             self._space.dephase(h, (1.0 - keep) / 2.0)
 
+    def _idle_model(self) -> list[tuple[str, float, float]]:
+        if self.config.dephasing == "exponential":
+            return super()._idle_model()
+        return [("gaussian", t1, t2) for t1, t2 in self._coherence]
+
     def _build_capabilities(self) -> Capabilities:
         c = self.config
         ions = range(c.ions)
