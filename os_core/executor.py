@@ -96,6 +96,10 @@ class Executor:
         self._handlers.update(add=self._op_add, sub=self._op_sub, beq=self._op_beq, bne=self._op_bne,
                               blt=self._op_blt, bge=self._op_bge, bez=self._op_bez, bnz=self._op_bnz)
         self._tables: dict[int, tuple[CompiledSubroutine, tuple]] = {}
+        # the hot path of gates: virtual→physical maps, and per (gate, [angle,] qubit) the lowered
+        # sequence with the qubits it touches (the translator's own result, asked once)
+        self._vmaps = memory.virtual_maps
+        self._lowered: dict[tuple, tuple[tuple[PhysicalInstruction, ...], tuple[int, ...]]] = {}
 
     # ---- driving ------------------------------------------------------------------------------
     def start(self, proc: Process, sub: CompiledSubroutine) -> None:
@@ -210,6 +214,40 @@ class Executor:
         self.physical_count += len(seq)
         self._last_physical = self._last_physical + seq
         return resp  # type: ignore[return-value]
+
+    def _apply(self, seq: tuple[PhysicalInstruction, ...], touched: tuple[int, ...], respond: bool) -> Response:
+        """:meth:`execute_physical` for a sequence from :meth:`_lower` (its touched qubits known)."""
+        classical = self._classical
+        if classical:  # any operation on a qubit makes its basis state unknown again
+            for q in touched:
+                classical.pop(q, None)
+        fast = self._fast
+        done = fast(seq, respond) if fast is not None else None
+        if done is None:
+            return self.execute_physical(seq, respond)
+        self.busy_ns += done[1]
+        self.physical_count += len(seq)
+        last = self._last_physical
+        self._last_physical = last + seq if last else seq
+        return cast(Response, done[0])  # None only with respond=False, whose callers do not read it
+
+    def _lower(self, key: tuple, seq: tuple[PhysicalInstruction, ...]
+               ) -> tuple[tuple[PhysicalInstruction, ...], tuple[int, ...]]:
+        """Remember ``seq`` (the translator's lowering) under ``key`` with the qubits it touches."""
+        entry = (seq, self._qubits_in(seq))
+        if len(self._lowered) >= SEQUENCE_CACHE_SIZE:
+            self._lowered.clear()
+        self._lowered[key] = entry
+        return entry
+
+    def _fast_qubit(self, proc: Process, operand: tuple) -> int:
+        """:meth:`_qubit` without a call when the process owns the qubit (the common case)."""
+        vmap = self._vmaps.get(proc.pid)
+        if vmap is not None:
+            q = vmap.get(operand[1] if operand[0] == "i" else proc.regs[operand[1]])
+            if q is not None:
+                return q
+        return self._qubit(proc, operand)
 
     def _qubits_in(self, seq: tuple[PhysicalInstruction, ...]) -> tuple[int, ...]:
         """The device qubits ``seq`` touches (remembered per sequence: the translator reuses them)."""
@@ -430,26 +468,57 @@ class Executor:
         proc.scratch_qubits.discard(vid)
         return pc + 1
 
+    # init, gates, rotations and measurements run in every loop: the qubit map, the lowering and the
+    # device call inlined (the same calls, results and errors as the general helpers they fall back to)
     def _op_init(self, proc: Process, op: Op, pc: int) -> int:
-        q = self._qubit(proc, op.args[0])
-        self.execute_physical(self.translator.init(q), False)
+        a = op.args[0]
+        vmap = self._vmaps.get(proc.pid)
+        q = vmap.get(a[1] if a[0] == "i" else proc.regs[a[1]]) if vmap is not None else None
+        if q is None:
+            q = self._qubit(proc, a)
+        key = ("init", q)
+        entry = self._lowered.get(key) or self._lower(key, self.translator.init(q))
+        self._apply(entry[0], entry[1], False)
         self._classical[q] = 0
         return pc + 1
 
     def _gate(self, proc: Process, op: Op, pc: int) -> int:
-        q = self._qubit(proc, op.args[0])
-        self.execute_physical(self.translator.gate(op.kind, self._gates[op.kind], q), False)
+        a = op.args[0]
+        vmap = self._vmaps.get(proc.pid)
+        q = vmap.get(a[1] if a[0] == "i" else proc.regs[a[1]]) if vmap is not None else None
+        if q is None:
+            q = self._qubit(proc, a)
+        key = (op.kind, q)
+        entry = self._lowered.get(key) or self._lower(key, self.translator.gate(op.kind, self._gates[op.kind], q))
+        self._apply(entry[0], entry[1], False)
         return pc + 1
 
     def _rotation(self, proc: Process, op: Op, pc: int) -> int:
-        q = self._qubit(proc, op.args[0])
-        angle = self._angle(proc, op.args[1], op.args[2])
-        self.execute_physical(self.translator.rotate(_AXES[op.kind], angle, q), False)
+        args = op.args
+        a = args[0]
+        vmap = self._vmaps.get(proc.pid)
+        q = vmap.get(a[1] if a[0] == "i" else proc.regs[a[1]]) if vmap is not None else None
+        if q is None:
+            q = self._qubit(proc, a)
+        num, denom = args[1], args[2]
+        if num[0] == "i" and denom[0] == "i":
+            angle = num[1] * math.pi / (1 << denom[1])
+        else:
+            angle = self._angle(proc, num, denom)
+        key = (op.kind, angle, q)
+        entry = self._lowered.get(key)
+        if entry is None:
+            seq = self.translator.rotate(_AXES[op.kind], angle, q)
+            if angle == 0.0:  # ±0.0 compare equal but lower differently: not remembered
+                self.execute_physical(seq, False)
+                return pc + 1
+            entry = self._lower(key, seq)
+        self._apply(entry[0], entry[1], False)
         return pc + 1
 
     def _pair(self, proc: Process, op: Op) -> tuple[int, int]:
         """The physical qubits of a two-qubit gate's operands, moved next to each other if needed."""
-        q0, q1 = self._qubit(proc, op.args[0]), self._qubit(proc, op.args[1])
+        q0, q1 = self._fast_qubit(proc, op.args[0]), self._fast_qubit(proc, op.args[1])
         if q0 == q1:
             raise ExecutionError("a two-qubit gate needs two different qubits")
         if self.translator.can_entangle(q0, q1):
@@ -458,7 +527,9 @@ class Executor:
 
     def _two_qubit(self, proc: Process, op: Op, pc: int) -> int:
         q0, q1 = self._pair(proc, op)
-        self.execute_physical(self.translator.two_qubit(_TWO_QUBIT_RULE[op.kind], q0, q1), False)
+        key = (op.kind, q0, q1)
+        entry = self._lowered.get(key) or self._lower(key, self.translator.two_qubit(_TWO_QUBIT_RULE[op.kind], q0, q1))
+        self._apply(entry[0], entry[1], False)
         return pc + 1
 
     def _controlled_rotation(self, proc: Process, op: Op, pc: int) -> int:
@@ -473,8 +544,18 @@ class Executor:
         return pc + 1
 
     def _op_meas(self, proc: Process, op: Op, pc: int) -> int:
-        q = self._qubit(proc, op.args[0])
-        proc.regs[op.args[1][1]] = self._measure(q, proc)
+        a = op.args[0]
+        vmap = self._vmaps.get(proc.pid)
+        q = vmap.get(a[1] if a[0] == "i" else proc.regs[a[1]]) if vmap is not None else None
+        if q is None:
+            q = self._qubit(proc, a)
+        seq = self._measure_seqs.get(q)  # only qubits measured directly have one
+        if seq is not None:
+            outcome = int(self._apply(seq, (q,), True).outcome)  # type: ignore[arg-type]
+            self._classical[q] = outcome
+        else:
+            outcome = self._measure(q, proc)
+        proc.regs[op.args[1][1]] = outcome
         return pc + 1
 
     def _measure(self, q: int, proc: Process | None = None) -> int:

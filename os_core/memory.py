@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
 
 from qnodeos.hal import Capabilities, QubitRole
 
@@ -35,6 +37,9 @@ class QuantumMemory:
         caps = self.capabilities
         self._owner: dict[int, QubitOwner] = {}
         self._maps: dict[int, dict[int, int]] = {}
+        #: read-only live view of every process's virtual→physical map, for the executor's hot path
+        #: (an id missing here goes through :meth:`physical`, which names the error)
+        self.virtual_maps: Mapping[int, Mapping[int, int]] = MappingProxyType(self._maps)
         self._communication = caps.qubits_with(QubitRole.COMMUNICATION)
         self._memory_only = tuple(q.index for q in caps.qubits if QubitRole.COMMUNICATION not in q.roles)
         # NV-style devices (dedicated communication qubits) pin virtual id 0 to a communication qubit;
