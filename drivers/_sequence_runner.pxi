@@ -58,6 +58,7 @@ cdef class CompiledPlan:
     cdef readonly object busy_ns
     cdef readonly object last_instruction
     cdef readonly object sequence  # held, so the sequence's id is not reused while the plan lives
+    cdef object unanswered         # (None, busy_ns): what a run without a response returns
 
     def __cinit__(self, sequence, list steps, busy_ns):
         """``steps``: (kind, qubit, second qubit or -1, duration_ns, error, matrix or None)."""
@@ -73,6 +74,7 @@ cdef class CompiledPlan:
             raise MemoryError()
         self.sequence = sequence
         self.busy_ns = busy_ns
+        self.unanswered = (None, busy_ns)
         self.last_instruction = sequence[len(sequence) - 1]
         for i, (kind, q, q1, duration, error, matrix) in enumerate(steps):
             st = &self.steps[i]
@@ -227,7 +229,10 @@ cdef class SequenceRunner:
                 plan = (<tuple> entry)[1]
             if plan is None:
                 return None
-            return self._run(<CompiledPlan> plan, respond), (<CompiledPlan> plan).busy_ns
+            if not respond:
+                self._run(<CompiledPlan> plan, False)
+                return (<CompiledPlan> plan).unanswered
+            return self._run(<CompiledPlan> plan, True), (<CompiledPlan> plan).busy_ns
         finally:
             self.device_release()
 
@@ -245,7 +250,7 @@ cdef class SequenceRunner:
         cdef long long* last = self.last.data.as_longlongs
         cdef long long* reset_at = self.reset_at.data.as_longlongs
         cdef Py_ssize_t i
-        cdef int q, r, j, outcome = 0, true_outcome
+        cdef int q, r, j, k, outcome = 0, true_outcome
         cdef _Step* st
         cdef _Register reg
         cdef object h, h1
@@ -304,7 +309,12 @@ cdef class SequenceRunner:
                 elif st.kind == _K_INIT:
                     h = self.handles[q]
                     reg = engine._detach(h)
-                    reg._bind(_ket0_dm())
+                    if reg.n == 1 and cnp.PyArray_ISWRITEABLE(reg.mat):  # |0><0| in place, as _ket0_dm() builds it
+                        reg.data[0] = 1.0
+                        for k in range(1, 8):
+                            reg.data[k] = 0.0
+                    else:
+                        reg._bind(_ket0_dm())
                     reg.herm = True
                     if st.error > 0:
                         engine._set_s(1.0 - 0.5 * st.error, 0.5 * st.error, 1.0 - st.error, 0.5 * st.error,

@@ -100,6 +100,10 @@ class Executor:
         # sequence with the qubits it touches (the translator's own result, asked once)
         self._vmaps = memory.virtual_maps
         self._lowered: dict[tuple, tuple[tuple[PhysicalInstruction, ...], tuple[int, ...]]] = {}
+        # one-qubit lowerings per device qubit, keyed by gate (init, fixed gates) or (gate, angle):
+        # a list index and a string key, no tuple built per instruction
+        self._lowered1: list[dict[Any, tuple[PhysicalInstruction, ...]]] = [
+            {} for _ in device.capabilities.qubits]
 
     # ---- driving ------------------------------------------------------------------------------
     def start(self, proc: Process, sub: CompiledSubroutine) -> None:
@@ -214,6 +218,28 @@ class Executor:
         self.physical_count += len(seq)
         self._last_physical = self._last_physical + seq
         return resp  # type: ignore[return-value]
+
+    def _apply1(self, seq: tuple[PhysicalInstruction, ...], q: int, respond: bool) -> Response:
+        """:meth:`execute_physical` for a sequence that touches qubit ``q`` only."""
+        self._classical.pop(q, None)  # any operation on a qubit makes its basis state unknown again
+        fast = self._fast
+        done = fast(seq, respond) if fast is not None else None
+        if done is None:
+            return self.execute_physical(seq, respond)
+        self.busy_ns += done[1]
+        self.physical_count += len(seq)
+        last = self._last_physical
+        self._last_physical = last + seq if last else seq
+        return cast(Response, done[0])  # None only with respond=False, whose callers do not read it
+
+    def _lower1(self, q: int, key: Any, seq: tuple[PhysicalInstruction, ...]) -> tuple[PhysicalInstruction, ...]:
+        """Remember ``seq``, the translator's lowering of a gate on qubit ``q`` alone, under ``key``."""
+        assert self._qubits_in(seq) == (q,) * len(seq), (key, q, seq)
+        cache = self._lowered1[q]
+        if len(cache) >= SEQUENCE_CACHE_SIZE:
+            cache.clear()
+        cache[key] = seq
+        return seq
 
     def _apply(self, seq: tuple[PhysicalInstruction, ...], touched: tuple[int, ...], respond: bool) -> Response:
         """:meth:`execute_physical` for a sequence from :meth:`_lower` (its touched qubits known)."""
@@ -476,9 +502,8 @@ class Executor:
         q = vmap.get(a[1] if a[0] == "i" else proc.regs[a[1]]) if vmap is not None else None
         if q is None:
             q = self._qubit(proc, a)
-        key = ("init", q)
-        entry = self._lowered.get(key) or self._lower(key, self.translator.init(q))
-        self._apply(entry[0], entry[1], False)
+        seq = self._lowered1[q].get("init") or self._lower1(q, "init", self.translator.init(q))
+        self._apply1(seq, q, False)
         self._classical[q] = 0
         return pc + 1
 
@@ -488,9 +513,9 @@ class Executor:
         q = vmap.get(a[1] if a[0] == "i" else proc.regs[a[1]]) if vmap is not None else None
         if q is None:
             q = self._qubit(proc, a)
-        key = (op.kind, q)
-        entry = self._lowered.get(key) or self._lower(key, self.translator.gate(op.kind, self._gates[op.kind], q))
-        self._apply(entry[0], entry[1], False)
+        kind = op.kind
+        seq = self._lowered1[q].get(kind) or self._lower1(q, kind, self.translator.gate(kind, self._gates[kind], q))
+        self._apply1(seq, q, False)
         return pc + 1
 
     def _rotation(self, proc: Process, op: Op, pc: int) -> int:
@@ -505,15 +530,15 @@ class Executor:
             angle = num[1] * math.pi / (1 << denom[1])
         else:
             angle = self._angle(proc, num, denom)
-        key = (op.kind, angle, q)
-        entry = self._lowered.get(key)
-        if entry is None:
+        key = (op.kind, angle)
+        seq = self._lowered1[q].get(key)
+        if seq is None:
             seq = self.translator.rotate(_AXES[op.kind], angle, q)
             if angle == 0.0:  # ±0.0 compare equal but lower differently: not remembered
                 self.execute_physical(seq, False)
                 return pc + 1
-            entry = self._lower(key, seq)
-        self._apply(entry[0], entry[1], False)
+            self._lower1(q, key, seq)
+        self._apply1(seq, q, False)
         return pc + 1
 
     def _pair(self, proc: Process, op: Op) -> tuple[int, int]:
@@ -551,7 +576,7 @@ class Executor:
             q = self._qubit(proc, a)
         seq = self._measure_seqs.get(q)  # only qubits measured directly have one
         if seq is not None:
-            outcome = int(self._apply(seq, (q,), True).outcome)  # type: ignore[arg-type]
+            outcome = int(self._apply1(seq, q, True).outcome)  # type: ignore[arg-type]
             self._classical[q] = outcome
         else:
             outcome = self._measure(q, proc)
