@@ -33,6 +33,7 @@ flush-to-zero on, so decayed coherences never hit slow subnormal arithmetic.
 import numpy as np
 cimport numpy as cnp
 from libc.math cimport exp, isfinite, sqrt
+from cpython.list cimport PyList_GET_ITEM
 
 cnp.import_array()
 
@@ -932,6 +933,10 @@ cdef class _Register:
 
     cdef inline Py_ssize_t bit(self, object q):
         """Bit value of qubit q in this register's basis index."""
+        cdef Py_ssize_t i
+        for i in range(self.n):  # callers pass the very id objects the register holds: no comparison
+            if <object> PyList_GET_ITEM(self.qubits, i) is q:
+                return (<Py_ssize_t> 1) << (self.n - 1 - i)
         return (<Py_ssize_t> 1) << (self.n - 1 - self.qubits.index(q))
 
 
