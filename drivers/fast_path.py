@@ -25,7 +25,7 @@ from qnodeos.hal.errors import InvalidQubit, UnsupportedInstruction
 from qnodeos.hal.instructions import ControlledRotate, Init, Measure, MolmerSorensen, PhysicalInstruction, Rotate
 from qnodeos.hal.responses import Response, Status
 
-from ._engine import IDLE_GAUSSIAN, IDLE_MARKOV, IDLE_NONE, IDLE_PYTHON, PLAN_CACHE_SIZE, CompiledPlan, SequenceRunner
+from ._engine import IDLE_GAUSSIAN, IDLE_MARKOV, IDLE_NONE, IDLE_PYTHON, CompiledPlan, SequenceRunner
 
 if TYPE_CHECKING:
     from .mock_device import MockDevice
