@@ -127,6 +127,7 @@ cdef class SequenceRunner:
     cdef object build
     cdef dict device_dict
     cdef bint fast_class
+    cdef int last_outcome  # the reported outcome of the last measurement run
 
     def __cinit__(self, device, StateEngine engine, lock, list handles, array.array last,
                   array.array reset_at, long long tick, list idle, list readout, rng, idle_py,
@@ -213,20 +214,12 @@ cdef class SequenceRunner:
         ``respond``) and the busy time of all of them in whole ticks. None (nothing done) when it
         needs the ordinary path: no plan (``build`` returned None), or ``execute`` replaced by the
         device's class or on the instance (whatever wraps it must see every instruction)."""
-        cdef object key, entry, plan
+        cdef object plan
         if not self.fast_class or "execute" in self.device_dict:
             return None
         self.device_acquire()
         try:
-            key = <size_t> <void*> sequence  # id(sequence); the entry holds it, so no id is reused
-            entry = self.plans.get(key)
-            if entry is None or (<tuple> entry)[0] is not sequence:
-                plan = self.build(sequence)
-                if len(self.plans) >= PLAN_CACHE_SIZE:
-                    self.plans.clear()
-                self.plans[key] = (sequence, plan)
-            else:
-                plan = (<tuple> entry)[1]
+            plan = self._plan(sequence)
             if plan is None:
                 return None
             if not respond:
@@ -235,6 +228,35 @@ cdef class SequenceRunner:
             return self._run(<CompiledPlan> plan, True), (<CompiledPlan> plan).busy_ns
         finally:
             self.device_release()
+
+    def measure_sequence(self, sequence):
+        """``MockDevice.measure_sequence``: :meth:`execute_sequence` for a sequence that ends in a
+        measurement, with the reported outcome instead of a response: (outcome, busy ns), or None
+        (nothing done) when it needs the ordinary path or does not end in a measurement."""
+        cdef object plan
+        if not self.fast_class or "execute" in self.device_dict:
+            return None
+        self.device_acquire()
+        try:
+            plan = self._plan(sequence)
+            if plan is None or (<CompiledPlan> plan).steps[(<CompiledPlan> plan).n - 1].kind != _K_MEASURE:
+                return None
+            self._run(<CompiledPlan> plan, False)
+            return self.last_outcome, (<CompiledPlan> plan).busy_ns
+        finally:
+            self.device_release()
+
+    cdef object _plan(self, sequence):
+        """The plan of ``sequence`` (built on first use), None if it needs the ordinary path."""
+        cdef object key = <size_t> <void*> sequence  # id(sequence); the entry holds it: no id is reused
+        cdef object entry = self.plans.get(key)
+        if entry is not None and (<tuple> entry)[0] is sequence:
+            return (<tuple> entry)[1]
+        plan = self.build(sequence)
+        if len(self.plans) >= PLAN_CACHE_SIZE:
+            self.plans.clear()
+        self.plans[key] = (sequence, plan)
+        return plan
 
     def run(self, CompiledPlan plan, bint respond=True):
         """Perform ``plan`` as ``execute`` would, one step after the other; the caller holds the
@@ -343,6 +365,7 @@ cdef class SequenceRunner:
                                          f"{prob:.3g}")
                     engine._collapse(reg, h, pos, true_outcome, prob)
                     outcome = true_outcome ^ (1 if v < self.readout[2 * q + true_outcome] else 0)
+                    self.last_outcome = outcome
                     last[q] = end
                     reset_at[q] = end
         finally:

@@ -81,6 +81,8 @@ class SequencePlans:
                                       fast_class)
         #: ``MockDevice.execute_sequence``, in C (see :meth:`SequenceRunner.execute_sequence`)
         self.execute_sequence = self._runner.execute_sequence
+        #: ``MockDevice.measure_sequence``, in C (see :meth:`SequenceRunner.measure_sequence`)
+        self.measure_sequence = self._runner.measure_sequence
 
     def _build(self, seq: Sequence[PhysicalInstruction]) -> CompiledPlan | None:
         from .mock_device import noisy_rotation_superop, two_qubit_unitary

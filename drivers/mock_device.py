@@ -173,6 +173,8 @@ class MockDevice(QDevice):
             # the executor calls this once per NetQASM instruction: the runner's own method, no
             # Python frame in between (the same behaviour as the method below)
             self.execute_sequence = self._plans.execute_sequence  # type: ignore[method-assign]
+        if cls.measure_sequence is MockDevice.measure_sequence:
+            self.measure_sequence = self._plans.measure_sequence  # type: ignore[method-assign]
 
     @classmethod
     def from_config(cls: type[_Device], node: str = "node", seed: int | None = None,
@@ -278,6 +280,13 @@ class MockDevice(QDevice):
         instance (so whatever wraps it still sees every instruction). See
         :mod:`qnodeos.drivers.fast_path`."""
         return self._plans.execute_sequence(instructions, respond)
+
+    def measure_sequence(self, instructions: Sequence[PhysicalInstruction]) -> tuple[int, int] | None:
+        """Mock-only fast path: :meth:`execute_sequence` for instructions that end in a
+        measurement, returning (reported outcome, busy time in whole ticks) rather than a response
+        (which the OS would only read the outcome of); None (nothing done) when they need the
+        ordinary path or do not end in a measurement."""
+        return self._plans.measure_sequence(instructions)
 
     def _note_fresh_state(self, instr: PhysicalInstruction, response: Response) -> None:
         """Record when a qubit's state started afresh (initialised, measured, newly heralded)."""

@@ -78,6 +78,9 @@ class Executor:
         # device it wraps (a recorder, a fault injector) must still see every instruction
         self._fast: Callable[[tuple, bool], tuple[Response | None, int] | None] | None = (
             device.execute_sequence if hasattr(type(device), "execute_sequence") else None)  # type: ignore[attr-defined]
+        # and for a sequence that ends in a measurement: (outcome, busy ns), no response built
+        self._fast_measure: Callable[[tuple], tuple[int, int] | None] | None = (
+            device.measure_sequence if hasattr(type(device), "measure_sequence") else None)  # type: ignore[attr-defined]
         self._handlers: dict[str, Callable[[Process, Op, int], int]] = {
             name[4:]: getattr(self, name) for name in dir(self) if name.startswith("_op_")
         }
@@ -576,7 +579,16 @@ class Executor:
             q = self._qubit(proc, a)
         seq = self._measure_seqs.get(q)  # only qubits measured directly have one
         if seq is not None:
-            outcome = int(self._apply1(seq, q, True).outcome)  # type: ignore[arg-type]
+            fast = self._fast_measure
+            done = fast(seq) if fast is not None else None
+            if done is None:
+                outcome = int(self._apply1(seq, q, True).outcome)  # type: ignore[arg-type]
+            else:
+                outcome = done[0]
+                self.busy_ns += done[1]
+                self.physical_count += len(seq)
+                last = self._last_physical
+                self._last_physical = last + seq if last else seq
             self._classical[q] = outcome
         else:
             outcome = self._measure(q, proc)

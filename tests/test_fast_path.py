@@ -63,14 +63,20 @@ def _compare_with_execute(fast, slow, waits_ns: tuple[int, ...] = (0,)) -> None:
         if wait:
             assert fast.execute(Wait(wait)) == slow.execute(Wait(wait))
         slow_responses = [slow.execute(i) for i in seq]
-        done = fast.execute_sequence(seq)
+        ends_in_measure = isinstance(seq[-1], Measure)
+        if not ends_in_measure:  # measure_sequence refuses it and does nothing
+            before = fast.now_ns
+            assert fast.measure_sequence(seq) is None
+            assert fast.now_ns == before
+        by_outcome = ends_in_measure and rng.random() < 0.5
+        done = fast.measure_sequence(seq) if by_outcome else fast.execute_sequence(seq)
         if done is None:  # a measurement of a qubit the device cannot read directly, say
             fast_responses = [fast.execute(i) for i in seq]
             assert fast_responses == slow_responses
             continue
         planned += 1
         last, busy = done
-        assert last == slow_responses[-1]
+        assert last == (slow_responses[-1].outcome if by_outcome else slow_responses[-1])
         tick = slow.capabilities.tick_ns
         assert busy == sum(-(-(r.end_ns - r.start_ns) // tick) * tick or tick for r in slow_responses)
         assert fast.now_ns == slow.now_ns
