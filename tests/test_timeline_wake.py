@@ -18,19 +18,10 @@ from qnodeos.drivers.timeline import Timeline
 from qnodeos.hal.errors import ConfigError
 from qnodeos.hal.timeline import SyncReport
 
+from os_helpers import X_MEASURE
+
 WAIT_S = 30.0
 LEAD_NS = 1_000_000
-
-PREPARE_AND_MEASURE_ONE = """# NETQASM 1.0
-# APPID 0
-set Q0 0
-qalloc Q0
-init Q0
-x Q0
-meas Q0 M0
-ret_reg M0
-qfree Q0
-"""
 
 
 def test_a_grant_while_every_other_node_idles_is_bounded_by_the_lead():
@@ -92,7 +83,7 @@ def test_a_node_fed_by_its_own_hosts_does_not_starve_a_call_on_its_peer():
                 while not stop.is_set():
                     pid = bob.open_app("busy", "busy", max_qubits=1)
                     try:
-                        runs.append(bob.run_subroutine("busy", pid, PREPARE_AND_MEASURE_ONE).registers["M0"])
+                        runs.append(bob.run_subroutine("busy", pid, X_MEASURE).registers["M0"])
                     finally:
                         bob.close_app("busy", pid)
             except Exception as exc:  # noqa: BLE001 - reported below
